@@ -1,0 +1,9 @@
+module github.com/vietstack/vietstack-api
+
+go 1.26
+
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/spf13/pflag v1.1.0 // indirect
+	gopkg.in/ini.v1 v1.67.3 // indirect
+)
