@@ -60,3 +60,10 @@ func registerBuiltins(r *Registry) {}
 func Build(ctx context.Context, g *paste.Graph, opts BuildOptions) (*Generation, error) {
 	return nil, errors.New("not implemented")
 }
+
+// BuildServer decodes the server node of g (a graph loaded with
+// paste.KindServer) with the registered server factory it names
+// (egg:Paste#http, egg:vietstack#http).
+func BuildServer(g *paste.Graph, opts BuildOptions) (*ServerSettings, error) {
+	return nil, errors.New("not implemented")
+}

@@ -23,3 +23,18 @@ type ByteSize int64
 func (c *Config) Decode(v any) error {
 	return errors.New("not implemented")
 }
+
+// OptionDoc describes one option of a factory, for --list-factories.
+type OptionDoc struct {
+	Name    string // the ini key
+	Type    string // "string", "bool", "int", "duration", "bytes", "list", ...
+	Default string // the default as written in the ini, "" for none
+	Doc     string // one line
+}
+
+// OptionDocs lists the options of an options struct (or pointer to one),
+// in field order, from its ini/default/doc tags. Ignored options are
+// listed with Type "ignored".
+func OptionDocs(v any) []OptionDoc {
+	return nil
+}

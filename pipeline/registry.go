@@ -197,11 +197,15 @@ func (r *Registry) Factories() []*Factory {
 }
 
 // normalizeFactoryString canonicalises a factory string for alias lookup:
+// a "call:" prefix is dropped (call:mod:obj and mod:obj name one object),
 // spaces around ':' in object references are removed, and an egg's
 // distribution name is lower-cased with runs of "-", "_" and "." folded
 // to "-".
 func normalizeFactoryString(s string) string {
 	s = strings.TrimSpace(s)
+	if len(s) >= 5 && strings.EqualFold(s[:5], "call:") {
+		s = s[5:] // call:mod:obj names the same object as mod:obj
+	}
 	if len(s) >= 4 && strings.EqualFold(s[:4], "egg:") {
 		dist, entry, hasEntry := strings.Cut(s[4:], "#")
 		d := foldDist(strings.TrimSpace(dist))
