@@ -32,6 +32,10 @@ type Request struct {
 	// proxy-header parsing).
 	Scheme string
 
+	// Identity is the authenticated caller once an auth filter (auth_token,
+	// noauth, keystonecontext) established it; nil before that.
+	Identity *Identity
+
 	// w is the response writer the root created.
 	w *ResponseWriter
 	// url is the request's private URL copy, so routing can rewrite the
@@ -111,4 +115,18 @@ func Root(next http.Handler) http.Handler {
 		r2.URL = &st.req.url
 		next.ServeHTTP(&st.w, r2)
 	})
+}
+
+// Identity is who a request acts as, as established by an auth filter from
+// a validated token (never from client-sent headers).
+type Identity struct {
+	UserID, UserName             string
+	UserDomainID, UserDomainName string
+	ProjectID, ProjectName       string
+	ProjectDomainID              string
+	ProjectDomainName            string
+	Roles                        []string
+	IsAdminProject               bool
+	// AuthToken is the validated token; it must never be logged.
+	AuthToken string
 }
