@@ -30,6 +30,14 @@ func (n *Node) LoadApp(name string) (*Node, error) {
 	return nil, errors.New("not implemented")
 }
 
+// LoadFilter resolves name as a filter in the file that defines the
+// composite n, with n's global conf, as Paste's loader.get_filter does.
+// The returned node is a TypeFilter chain whose innermost App is nil: the
+// caller applies it to the app it composes.
+func (n *Node) LoadFilter(name string) (*Node, error) {
+	return nil, errors.New("not implemented")
+}
+
 // WriteJSON writes g's root as the canonical graph-dump JSON of FORMAT.md
 // (sorted keys, two-space indent, no HTML escaping, trailing newline), with
 // paths relativised to the directory of the first file as FORMAT.md §5 says.
