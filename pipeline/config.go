@@ -73,8 +73,24 @@ func (c *Config) LoadApp(ctx context.Context, name string) (http.Handler, error)
 	return c.b.build(ctx, child)
 }
 
+// LoadFilter resolves and builds name as a filter in the composite's file
+// with its global conf, as Paste's loader.get_filter does. Only meaningful
+// in a CompositeFactory (pipeline selectors build "f1 f2 app" strings with
+// it).
+func (c *Config) LoadFilter(ctx context.Context, name string) (Middleware, error) {
+	if c.b == nil || c.node == nil {
+		return nil, c.Errorf("", "LoadFilter called outside a composite build")
+	}
+	chain, err := c.node.LoadFilter(name)
+	if err != nil {
+		return nil, err
+	}
+	return c.b.buildFilterChain(ctx, chain)
+}
+
 // ServerSettings are what a [server:NAME] section configures: where and how
-// the daemon listens. Zero durations and sizes mean the documented defaults.
+// the daemon listens. The "http" server factory fills in its documented
+// defaults (see DefaultServerSettings).
 type ServerSettings struct {
 	Host              string
 	Port              int

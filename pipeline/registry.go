@@ -78,14 +78,14 @@ type Factory struct {
 // error found at start-up, never a configuration error.
 type Registry struct {
 	byName  map[string]*Factory
-	aliases map[string]string // normalised alias -> name
+	aliases map[string][]string // normalised alias -> names (one per kind)
 }
 
 // NewRegistry returns a registry holding the built-ins that Paste itself
 // provides: the "urlmap" composite (egg:Paste#urlmap) and the "http" server
 // (egg:Paste#http).
 func NewRegistry() *Registry {
-	r := &Registry{byName: map[string]*Factory{}, aliases: map[string]string{}}
+	r := &Registry{byName: map[string]*Factory{}, aliases: map[string][]string{}}
 	registerBuiltins(r)
 	return r
 }
@@ -123,9 +123,11 @@ func (r *Registry) Server(name string, f ServerFactory, info Info) {
 // Alias makes alias another spelling of the registered factory name. An
 // alias is a factory string as it appears in a paste file:
 // "egg:oslo.middleware#request_id", "oslo_middleware:RequestId.factory",
-// "call:paste.urlmap:urlmap_factory". Spaces around ':' are ignored and egg
-// distribution names compare case-insensitively with runs of "-_." folded,
-// as Python's packaging does. Aliasing an unknown name or an alias twice
+// "call:paste.urlmap:urlmap_factory". A "call:" prefix and spaces around
+// ':' are ignored, and egg distribution names compare case-insensitively
+// with runs of "-_." folded, as Python's packaging does. One alias may name
+// one factory of each kind (egg:oslo.middleware#healthcheck is both an app
+// and a filter); aliasing an unknown name, or an alias twice for one kind,
 // panics.
 func (r *Registry) Alias(alias, name string) {
 	f, ok := r.byName[name]
@@ -133,25 +135,36 @@ func (r *Registry) Alias(alias, name string) {
 		panic(fmt.Sprintf("pipeline: alias %q of unknown factory %q", alias, name))
 	}
 	k := normalizeFactoryString(alias)
-	if _, dup := r.aliases[k]; dup {
-		panic(fmt.Sprintf("pipeline: alias %q registered twice", alias))
+	for _, other := range r.aliases[k] {
+		if r.byName[other].Kind == f.Kind {
+			panic(fmt.Sprintf("pipeline: alias %q registered twice", alias))
+		}
 	}
-	r.aliases[k] = name
+	r.aliases[k] = append(r.aliases[k], name)
 	f.Aliases = append(f.Aliases, alias)
 	sort.Strings(f.Aliases)
 }
 
-// Lookup finds the factory a paste factory string names:
+// Lookup finds the factory a paste factory string names, preferring one of
+// the wanted kinds (in order) when several share a spelling; with no wanted
+// kinds any kind matches. It tries:
 //
-//   - an alias registered with Alias, first;
-//   - "egg:vietstack#NAME" (or "egg:vietstack", meaning NAME "main"), and a
+//   - an alias registered with Alias;
+//   - "egg:vietstack#NAME" (or "egg:vietstack", meaning NAME "main") and a
 //     plain registered NAME, as our own factories.
 //
 // It reports false when nothing matches.
-func (r *Registry) Lookup(factory string) (*Factory, bool) {
+func (r *Registry) Lookup(factory string, want ...FactoryKind) (*Factory, bool) {
 	k := normalizeFactoryString(factory)
-	if name, ok := r.aliases[k]; ok {
-		return r.byName[name], true
+	if names, ok := r.aliases[k]; ok {
+		for _, w := range want {
+			for _, n := range names {
+				if r.byName[n].Kind == w {
+					return r.byName[n], true
+				}
+			}
+		}
+		return r.byName[names[0]], true
 	}
 	if strings.HasPrefix(k, "egg:") {
 		dist, entry, _ := strings.Cut(k[len("egg:"):], "#")
