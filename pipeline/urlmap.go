@@ -1,0 +1,266 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// urlMap dispatches on host and path prefix with Paste's urlmap rules
+// (paste-semantics.md §9.5): routes are tried in order (domain routes
+// first, longer paths first); a route matches when its domain is empty or
+// equals the request host (lower-cased, with or without the scheme's
+// default port) and its path equals the request path or is a prefix of it
+// followed by "/". The matched path moves from the URL path to the
+// request's ScriptName. Nothing matching gives notFound, or a 404.
+type urlMap struct {
+	routes   []mapRoute
+	notFound http.Handler
+}
+
+type mapRoute struct {
+	domain string // lower-case host[:port], "" for any
+	path   string // "" for the root, else "/a/b" without a trailing slash
+	h      http.Handler
+}
+
+func (m *urlMap) init() {
+	if m.notFound == nil {
+		m.notFound = http.HandlerFunc(notFound)
+	}
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write(notFoundBody)
+}
+
+var notFoundBody = []byte(`{"error": {"code": 404, "title": "Not Found", "message": "The resource could not be found."}}` + "\n")
+
+// ServeHTTP routes r. It rewrites the request's URL path in place when r
+// carries the Root state (whose URL is a private copy); without the state
+// it routes a shallow copy.
+func (m *urlMap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if hasUpper(host) {
+		host = strings.ToLower(host)
+	}
+	st := RequestFrom(r)
+	port := "80"
+	if st != nil && st.Scheme == "https" || st == nil && r.TLS != nil {
+		port = "443"
+	}
+	hostHasPort := strings.LastIndexByte(host, ':') > strings.LastIndexByte(host, ']')
+	path := r.URL.Path
+	if strings.Contains(path, "//") {
+		path = collapseSlashes(path)
+	}
+	for i := range m.routes {
+		rt := &m.routes[i]
+		if rt.domain != "" && rt.domain != host &&
+			(hostHasPort || !domainWithPort(rt.domain, host, port)) {
+			continue
+		}
+		p := rt.path
+		if p != "" && path != p && !(strings.HasPrefix(path, p) && path[len(p)] == '/') {
+			continue
+		}
+		if st == nil {
+			r2 := new(http.Request)
+			*r2 = *r
+			u := *r.URL
+			r2.URL = &u
+			r = r2
+		} else if p != "" {
+			st.ScriptName += p
+		}
+		rest := path[len(p):]
+		if r.URL.RawPath != "" {
+			if strings.HasPrefix(r.URL.RawPath, p) && p == r.URL.Path[:len(p)] {
+				r.URL.RawPath = r.URL.RawPath[len(p):]
+			} else {
+				r.URL.RawPath = ""
+			}
+		}
+		r.URL.Path = rest
+		rt.h.ServeHTTP(w, r)
+		return
+	}
+	m.notFound.ServeHTTP(w, r)
+}
+
+func domainWithPort(domain, host, port string) bool {
+	return len(domain) == len(host)+1+len(port) && strings.HasPrefix(domain, host) &&
+		domain[len(host)] == ':' && strings.HasSuffix(domain, port)
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+func collapseSlashes(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+// URLMapKey is a parsed urlmap route key.
+type URLMapKey struct {
+	Domain string // as written (case kept), with ":port" when given
+	Path   string // normalised: "" for the root, no trailing slash
+}
+
+// ParseURLMapKey parses a urlmap route key with Paste's grammar
+// ("[domain HOST] [port N] [/path]") and normalisation: runs of "/"
+// collapse, trailing "/" are removed, an "http://" or "https://" prefix is
+// read as a domain.
+func ParseURLMapKey(key string) (URLMapKey, error) {
+	parts := strings.Fields(key)
+	var domain, port, path string
+	var haveDomain, havePort, havePath bool
+	for len(parts) > 0 {
+		switch parts[0] {
+		case "domain":
+			if len(parts) < 2 {
+				return URLMapKey{}, errors.New("'domain' must be followed with a domain name")
+			}
+			if haveDomain {
+				return URLMapKey{}, errors.New("'domain' given twice")
+			}
+			domain, haveDomain, parts = parts[1], true, parts[2:]
+		case "port":
+			if len(parts) < 2 {
+				return URLMapKey{}, errors.New("'port' must be followed with a port number")
+			}
+			if havePort {
+				return URLMapKey{}, errors.New("'port' given twice")
+			}
+			port, havePort, parts = parts[1], true, parts[2:]
+		default:
+			if havePath {
+				return URLMapKey{}, fmt.Errorf("more than one path given (have %q, got %q)", path, parts[0])
+			}
+			path, havePath, parts = parts[0], true, parts[1:]
+		}
+	}
+	if havePort && !haveDomain {
+		return URLMapKey{}, errors.New("if you give a port, you must also give a domain")
+	}
+	var k URLMapKey
+	if haveDomain {
+		k.Domain = domain
+		if havePort {
+			k.Domain += ":" + port
+		}
+	} else {
+		lower := strings.ToLower(path)
+		for _, scheme := range []string{"http://", "https://"} {
+			if strings.HasPrefix(lower, scheme) {
+				rest := path[len(scheme):]
+				d, p, ok := strings.Cut(rest, "/")
+				k.Domain = d
+				path = ""
+				if ok {
+					path = "/" + p
+				}
+				break
+			}
+		}
+	}
+	if path != "" && path[0] != '/' {
+		return URLMapKey{}, fmt.Errorf("URL fragments must start with / or http:// (you gave %q)", path)
+	}
+	k.Path = strings.TrimRight(collapseSlashes(path), "/")
+	return k, nil
+}
+
+// newURLMapComposite is the "urlmap" composite factory used when a urlmap
+// is reached through a project wrapper (cinder's root_app_factory and the
+// like) that the graph keeps as an opaque composite: every local key but
+// not_found_app is a route, resolved with c.LoadApp.
+func newURLMapComposite(ctx context.Context, c *Config) (http.Handler, error) {
+	m := &urlMap{}
+	var errs []error
+	nf := c.Local["not_found_app"]
+	if nf == "" {
+		nf = c.Global["not_found_app"]
+	}
+	if nf != "" {
+		h, err := c.LoadApp(ctx, nf)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		m.notFound = h
+	}
+	type entry struct {
+		key URLMapKey
+		h   http.Handler
+	}
+	byKey := map[URLMapKey]int{}
+	var entries []entry
+	keys := make([]string, 0, len(c.Local))
+	for k := range c.Local {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return c.keyLine(keys[i]) < c.keyLine(keys[j]) })
+	for _, k := range keys {
+		if k == "not_found_app" {
+			continue
+		}
+		h, err := c.LoadApp(ctx, c.Local[k])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		key, err := ParseURLMapKey(k)
+		if err != nil {
+			errs = append(errs, c.Errorf(k, "bad urlmap route: %v", err))
+			continue
+		}
+		key.Domain = strings.ToLower(key.Domain)
+		if i, dup := byKey[key]; dup {
+			entries[i].h = h // the later duplicate wins, as in Paste
+			continue
+		}
+		byKey[key] = len(entries)
+		entries = append(entries, entry{key, h})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i].key, entries[j].key
+		if (a.Domain == "") != (b.Domain == "") {
+			return a.Domain != ""
+		}
+		if a.Domain != b.Domain {
+			return a.Domain < b.Domain
+		}
+		if len(a.Path) != len(b.Path) {
+			return len(a.Path) > len(b.Path)
+		}
+		return a.Path < b.Path
+	})
+	for _, e := range entries {
+		m.routes = append(m.routes, mapRoute{domain: e.key.Domain, path: e.key.Path, h: e.h})
+	}
+	m.init()
+	return m, nil
+}
