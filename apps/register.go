@@ -1,0 +1,14 @@
+// Package apps holds vietstack-api's application factories, one
+// subpackage per factory.
+package apps
+
+import (
+	"github.com/vietstack/vietstack-api/apps/hello"
+	"github.com/vietstack/vietstack-api/pipeline"
+)
+
+// Register registers every application factory, with its aliases, in reg.
+// The daemon calls it once at start-up; there are no init() side effects.
+func Register(reg *pipeline.Registry) {
+	hello.Register(reg)
+}

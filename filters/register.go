@@ -1,0 +1,14 @@
+// Package filters holds vietstack-api's filter factories (middleware), one
+// subpackage per factory.
+package filters
+
+import (
+	"github.com/vietstack/vietstack-api/filters/passthrough"
+	"github.com/vietstack/vietstack-api/pipeline"
+)
+
+// Register registers every filter factory, with its aliases, in reg. The
+// daemon calls it once at start-up; there are no init() side effects.
+func Register(reg *pipeline.Registry) {
+	passthrough.Register(reg)
+}
