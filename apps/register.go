@@ -3,12 +3,18 @@
 package apps
 
 import (
+	"github.com/vietstack/vietstack-api/apps/boom"
+	"github.com/vietstack/vietstack-api/apps/echo"
 	"github.com/vietstack/vietstack-api/apps/hello"
+	"github.com/vietstack/vietstack-api/apps/text"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
 
 // Register registers every application factory, with its aliases, in reg.
 // The daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
+	boom.Register(reg)
+	echo.Register(reg)
 	hello.Register(reg)
+	text.Register(reg)
 }
