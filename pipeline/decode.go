@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 		"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
 	}[unit]
 	if mult == 0 {
-		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, KiB, MiB, GiB, KB, MB or GB)", s, t[i:])
+		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, KiB, MiB, GiB, KB, MB or GB)", s, strings.TrimSpace(t[i:]))
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
@@ -380,7 +381,27 @@ func Suggest(s string, candidates []string) string {
 			}
 		}
 	}
+	// Every word of s appears in one candidate: max_body_size, max_request_body_size.
+	if words := splitWords(s); len(words) > 1 {
+		for _, c := range candidates {
+			cw := splitWords(c)
+			all := true
+			for _, w := range words {
+				if !slices.Contains(cw, w) {
+					all = false
+					break
+				}
+			}
+			if all {
+				return c
+			}
+		}
+	}
 	return ""
+}
+
+func splitWords(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' })
 }
 
 // osaDistance is the optimal string alignment distance (Levenshtein plus

@@ -12,8 +12,8 @@ import (
 // urlMap dispatches on host and path prefix with Paste's urlmap rules
 // (paste-semantics.md §9.5): routes are tried in order (domain routes
 // first, longer paths first); a route matches when its domain is empty or
-// equals the request host (lower-cased, with or without the scheme's
-// default port) and its path equals the request path or is a prefix of it
+// equals the request's host name or host:port (lower-cased; the port
+// defaults to the scheme's) and its path equals the request path or is a prefix of it
 // followed by "/". The matched path moves from the URL path to the
 // request's ScriptName. Nothing matching gives notFound, or a 404.
 type urlMap struct {
@@ -56,15 +56,19 @@ func (m *urlMap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st != nil && st.Scheme == "https" || st == nil && r.TLS != nil {
 		port = "443"
 	}
-	hostHasPort := strings.LastIndexByte(host, ':') > strings.LastIndexByte(host, ']')
+	// As Paste: split off the port (or take the scheme's default), then a
+	// domain route matches the bare host or host:port.
+	hostname := host
+	if i := strings.LastIndexByte(host, ':'); i > strings.LastIndexByte(host, ']') {
+		hostname, port = host[:i], host[i+1:]
+	}
 	path := r.URL.Path
 	if strings.Contains(path, "//") {
 		path = collapseSlashes(path)
 	}
 	for i := range m.routes {
 		rt := &m.routes[i]
-		if rt.domain != "" && rt.domain != host &&
-			(hostHasPort || !domainWithPort(rt.domain, host, port)) {
+		if rt.domain != "" && rt.domain != hostname && !domainWithPort(rt.domain, hostname, port) {
 			continue
 		}
 		p := rt.path
