@@ -1,0 +1,221 @@
+// Package requestid is the request_id filter, the Go counterpart of
+// oslo.middleware's RequestId: every request gets a fresh local id
+// "req-<uuid4>", stored in the pipeline's request state and returned in the
+// X-Openstack-Request-Id response header; a well-formed inbound id is kept
+// as the global request id (cross-service correlation) and never replaces
+// the local one.
+package requestid
+
+import (
+	"context"
+	crand "crypto/rand"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/vietstack/vietstack-api/pipeline"
+)
+
+// HeaderName is the canonical name of the request id header, in requests
+// (the inbound global id) and responses (the local id).
+const HeaderName = "X-Openstack-Request-Id"
+
+// ComputeHeaderName is nova's compatibility header, added by the
+// compute_req_id spelling of the filter.
+const ComputeHeaderName = "X-Compute-Request-Id"
+
+// Options are the options of the request_id filter. oslo's RequestId has
+// none; compat_headers is the class attribute its subclasses (nova's
+// ComputeReqIdMiddleware) set, made an option here.
+type Options struct {
+	CompatHeaders []string `ini:"compat_headers" doc:"extra response headers that carry the same id (nova: x-compute-request-id)"`
+
+	_ struct{} `ini:"oslo_config_project,ignore" doc:"oslo.config project; request_id reads no oslo options"`
+	_ struct{} `ini:"oslo_config_file,ignore" doc:"oslo.config file; request_id reads no oslo options"`
+	_ struct{} `ini:"oslo_config_program,ignore" doc:"oslo.config program name; ignored"`
+}
+
+// ComputeOptions are the options of the compute_req_id filter: request_id
+// with nova's x-compute-request-id compatibility header by default.
+type ComputeOptions struct {
+	CompatHeaders []string `ini:"compat_headers" default:"x-compute-request-id" doc:"extra response headers that carry the same id"`
+
+	_ struct{} `ini:"oslo_config_project,ignore" doc:"oslo.config project; ignored"`
+	_ struct{} `ini:"oslo_config_file,ignore" doc:"oslo.config file; ignored"`
+	_ struct{} `ini:"oslo_config_program,ignore" doc:"oslo.config program name; ignored"`
+}
+
+// Register registers the request_id and compute_req_id filters in reg,
+// with every Python spelling of oslo's RequestId (and its legacy
+// oslo-incubator and project copies) as aliases.
+func Register(reg *pipeline.Registry) {
+	reg.Filter("request_id", New, pipeline.Info{
+		Doc:     "oslo RequestId: a fresh req-<uuid4> per request in X-Openstack-Request-Id; a valid inbound id becomes the global request id",
+		Options: Options{},
+	})
+	for _, a := range []string{
+		"egg:oslo.middleware#request_id",
+		"oslo_middleware:RequestId.factory",
+		"oslo_middleware.request_id:RequestId.factory",
+		"cinder.api.middleware.request_id:RequestId.factory",
+		"cinder.openstack.common.middleware.request_id:RequestIdMiddleware.factory",
+		"neutron.openstack.common.middleware.request_id:RequestIdMiddleware.factory",
+		"nova.openstack.common.middleware.request_id:RequestIdMiddleware.factory",
+	} {
+		reg.Alias(a, "request_id")
+	}
+	reg.Filter("compute_req_id", NewCompute, pipeline.Info{
+		Doc:     "nova's ComputeReqIdMiddleware: request_id that also sets X-Compute-Request-Id",
+		Options: ComputeOptions{},
+	})
+	reg.Alias("nova.api.compute_req_id:ComputeReqIdMiddleware.factory", "compute_req_id")
+}
+
+// New is the request_id FilterFactory.
+func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
+	var o Options
+	if err := c.Decode(&o); err != nil {
+		return nil, err
+	}
+	return build(c, o.CompatHeaders)
+}
+
+// NewCompute is the compute_req_id FilterFactory.
+func NewCompute(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
+	var o ComputeOptions
+	if err := c.Decode(&o); err != nil {
+		return nil, err
+	}
+	return build(c, o.CompatHeaders)
+}
+
+func build(c *pipeline.Config, compat []string) (pipeline.Middleware, error) {
+	headers := []string{HeaderName}
+	for _, h := range compat {
+		if !validHeaderName(h) {
+			return nil, c.Errorf("compat_headers", "%q is not a valid header name", h)
+		}
+		k := http.CanonicalHeaderKey(h)
+		dup := false
+		for _, e := range headers {
+			dup = dup || e == k
+		}
+		if !dup {
+			headers = append(headers, k)
+		}
+	}
+	return Middleware(headers[1:]...), nil
+}
+
+// Middleware returns the request_id middleware. compat are extra response
+// headers (canonical form) that carry the same id.
+//
+// Per request it generates the local id, stores it in
+// pipeline.RequestFrom(r).RequestID (when the request passed through a
+// pipeline root) together with a valid inbound X-Openstack-Request-Id as
+// GlobalRequestID, and sets the response header(s) in the header map
+// before calling next. An application that sets its own value with
+// Header().Set replaces it, as oslo keeps a header the application set;
+// one that uses Header().Add ends up with both values, so applications
+// (and proxies copying upstream headers) should replace, not add.
+func Middleware(compat ...string) pipeline.Middleware {
+	compat = append([]string(nil), compat...)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := NewID()
+			if st := pipeline.RequestFrom(r); st != nil {
+				st.RequestID = id
+				if v := r.Header[HeaderName]; len(v) == 1 && ValidID(v[0]) {
+					st.GlobalRequestID = v[0]
+				} else {
+					st.GlobalRequestID = ""
+				}
+			}
+			h := w.Header()
+			vals := []string{id}
+			// Always set (not "if absent"): nothing below has run yet, so
+			// a value already here comes from an outer request_id filter,
+			// and in oslo the inner filter's id is the one returned.
+			h[HeaderName] = vals
+			for _, k := range compat {
+				h[k] = vals // cap 1: an Add by the app reallocates, never aliases
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// ValidID reports whether s is exactly "req-" followed by a UUID in
+// canonical lower-case 8-4-4-4-12 hex form, the only inbound form oslo
+// accepts as a global request id.
+func ValidID(s string) bool {
+	if len(s) != 40 || !strings.HasPrefix(s, "req-") {
+		return false
+	}
+	for i := 4; i < 40; i++ {
+		c := s[i]
+		switch i {
+		case 12, 17, 22, 27:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pool holds ChaCha8 generators, each seeded from crypto/rand when it is
+// created, so an id costs no system call. ChaCha8 is a cryptographically
+// strong generator; a generator is used by one goroutine at a time.
+var pool = sync.Pool{New: func() any {
+	var seed [32]byte
+	crand.Read(seed[:]) // never fails since Go 1.24
+	return rand.NewChaCha8(seed)
+}}
+
+// NewID returns a fresh local request id, "req-" and a random (version 4)
+// UUID in canonical lower-case form. It costs one allocation (the string)
+// and no system call.
+func NewID() string {
+	g := pool.Get().(*rand.ChaCha8)
+	hi, lo := g.Uint64(), g.Uint64()
+	pool.Put(g)
+	var u [16]byte
+	for i := range 8 {
+		u[i] = byte(hi >> (56 - 8*i))
+		u[8+i] = byte(lo >> (56 - 8*i))
+	}
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	const hexdig = "0123456789abcdef"
+	var b [40]byte
+	copy(b[:], "req-")
+	j := 4
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hexdig[c>>4], hexdig[c&0xf]
+		j += 2
+	}
+	return string(b[:])
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,294 @@
+package requestid
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/vietstack/vietstack-api/pipeline"
+)
+
+// seen records what the application saw of the request state.
+type seen struct {
+	id, global string
+	hasState   bool
+}
+
+// app records the request state and answers 200, optionally setting its
+// own request id header first.
+func app(s *seen, preset string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := pipeline.RequestFrom(r); st != nil {
+			s.hasState = true
+			s.id, s.global = st.RequestID, st.GlobalRequestID
+		}
+		if preset != "" {
+			w.Header().Set(HeaderName, preset)
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func serve(h http.Handler, hdr ...[2]string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, kv := range hdr {
+		r.Header.Add(kv[0], kv[1])
+	}
+	w := httptest.NewRecorder()
+	pipeline.Root(h).ServeHTTP(w, r)
+	return w
+}
+
+const validInbound = "req-3f1d6d2a-9d1c-4a77-8e4b-5f2c0b1e7a10"
+
+func TestInboundIDs(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers [][2]string
+		global  string
+	}{
+		{"none", nil, ""},
+		{"valid", [][2]string{{"X-Openstack-Request-Id", validInbound}}, validInbound},
+		{"valid lower-case name", [][2]string{{"x-openstack-request-id", validInbound}}, validInbound},
+		{"upper-case hex", [][2]string{{"X-Openstack-Request-Id", strings.ToUpper(validInbound[4:])}}, ""},
+		{"upper-case prefix", [][2]string{{"X-Openstack-Request-Id", "REQ-" + validInbound[4:]}}, ""},
+		{"bare uuid", [][2]string{{"X-Openstack-Request-Id", validInbound[4:]}}, ""},
+		{"other prefix", [][2]string{{"X-Openstack-Request-Id", "request-" + validInbound[4:]}}, ""},
+		{"short", [][2]string{{"X-Openstack-Request-Id", validInbound[:39]}}, ""},
+		{"trailing garbage", [][2]string{{"X-Openstack-Request-Id", validInbound + "x"}}, ""},
+		{"trailing newline", [][2]string{{"X-Openstack-Request-Id", validInbound + "\n"}}, ""},
+		{"CRLF injection", [][2]string{{"X-Openstack-Request-Id", validInbound + "\r\nSet-Cookie: a=b"}}, ""},
+		{"hyphen moved", [][2]string{{"X-Openstack-Request-Id", "req-3f1d6d2a9-d1c-4a77-8e4b-5f2c0b1e7a10"}}, ""},
+		{"no hyphens", [][2]string{{"X-Openstack-Request-Id", "req-3f1d6d2a09d1c04a7708e4b05f2c0b1e7a10"}}, ""},
+		{"free text", [][2]string{{"X-Openstack-Request-Id", "<script>alert(1)</script>"}}, ""},
+		{"10 KiB", [][2]string{{"X-Openstack-Request-Id", "req-" + strings.Repeat("a", 10240)}}, ""},
+		{"empty", [][2]string{{"X-Openstack-Request-Id", ""}}, ""},
+		{"two headers", [][2]string{{"X-Openstack-Request-Id", validInbound}, {"X-Openstack-Request-Id", validInbound}}, ""},
+		{"non-ASCII", [][2]string{{"X-Openstack-Request-Id", "req-3f1d6d2a-9d1c-4a77-8e4b-5f2c0b1e7a1é"}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s seen
+			w := serve(Middleware()(app(&s, "")), tt.headers...)
+			got := w.Header().Values(HeaderName)
+			if len(got) != 1 || !ValidID(got[0]) {
+				t.Fatalf("response ids = %q, want one fresh req-<uuid>", got)
+			}
+			if got[0] == validInbound {
+				t.Errorf("the inbound id was echoed as the local id")
+			}
+			if !s.hasState || s.id != got[0] {
+				t.Errorf("app saw RequestID %q, response says %q", s.id, got[0])
+			}
+			if s.global != tt.global {
+				t.Errorf("GlobalRequestID = %q, want %q", s.global, tt.global)
+			}
+		})
+	}
+}
+
+func TestFreshAndWellFormed(t *testing.T) {
+	ids := map[string]bool{}
+	for range 10000 {
+		id := NewID()
+		if !ValidID(id) {
+			t.Fatalf("NewID() = %q is not req-<canonical uuid>", id)
+		}
+		if id[18] != '4' || !strings.ContainsRune("89ab", rune(id[23])) {
+			t.Fatalf("NewID() = %q: not a version 4, RFC 4122 variant uuid", id)
+		}
+		if ids[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		ids[id] = true
+	}
+}
+
+func TestConcurrentIDs(t *testing.T) {
+	const n, per = 8, 2000
+	out := make(chan string, n*per)
+	for range n {
+		go func() {
+			for range per {
+				out <- NewID()
+			}
+		}()
+	}
+	ids := map[string]bool{}
+	for range n * per {
+		id := <-out
+		if ids[id] {
+			t.Fatalf("repeated id %q across goroutines", id)
+		}
+		ids[id] = true
+	}
+}
+
+func TestAppSetHeaderWins(t *testing.T) {
+	const preset = "req-00000000-0000-4000-8000-000000000001"
+	var s seen
+	w := serve(Middleware()(app(&s, preset)), [2]string{"X-Openstack-Request-Id", validInbound})
+	if got := w.Header().Values(HeaderName); len(got) != 1 || got[0] != preset {
+		t.Errorf("response ids = %q, want only the app's %q", got, preset)
+	}
+	if s.global != validInbound || !ValidID(s.id) || s.id == preset {
+		t.Errorf("state = %+v", s)
+	}
+}
+
+func TestNestedFiltersReturnInnerID(t *testing.T) {
+	var s seen
+	h := Middleware()(Middleware()(app(&s, "")))
+	w := serve(h)
+	if got := w.Header().Values(HeaderName); len(got) != 1 || got[0] != s.id {
+		t.Errorf("response ids = %q, want the id the app saw (%q)", got, s.id)
+	}
+}
+
+func TestHeaderOnEveryStatusAndHEAD(t *testing.T) {
+	for _, code := range []int{200, 204, 304, 404, 413, 500} {
+		h := Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+		}))
+		r := httptest.NewRequest("HEAD", "/", nil)
+		w := httptest.NewRecorder()
+		pipeline.Root(h).ServeHTTP(w, r)
+		if w.Code != code || !ValidID(w.Header().Get(HeaderName)) {
+			t.Errorf("%d: status %d, id %q", code, w.Code, w.Header().Get(HeaderName))
+		}
+	}
+}
+
+func TestWithoutPipelineState(t *testing.T) {
+	var s seen
+	h := Middleware()(app(&s, ""))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if s.hasState || !ValidID(w.Header().Get(HeaderName)) {
+		t.Errorf("without a root: state %v, header %q", s.hasState, w.Header().Get(HeaderName))
+	}
+}
+
+func TestFactories(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		factory pipeline.FilterFactory
+		local   map[string]string
+		headers []string // response headers carrying the id
+		err     string
+	}{
+		{"plain", New, nil, []string{HeaderName}, ""},
+		{"oslo keys accepted", New, map[string]string{"oslo_config_project": "ceilometer"}, []string{HeaderName}, ""},
+		{"compat option", New, map[string]string{"compat_headers": "x-compute-request-id"}, []string{HeaderName, ComputeHeaderName}, ""},
+		{"compute default", NewCompute, nil, []string{HeaderName, ComputeHeaderName}, ""},
+		{"compute duplicate of main", NewCompute, map[string]string{"compat_headers": "x-openstack-request-id, x-compute-request-id"}, []string{HeaderName, ComputeHeaderName}, ""},
+		{"unknown option", New, map[string]string{"compat_header": "x"}, nil, `did you mean "compat_headers"`},
+		{"bad header name", New, map[string]string{"compat_headers": "x:y"}, nil, `compat_headers: "x:y" is not a valid header name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &pipeline.Config{Name: "filter:request_id", Local: tt.local}
+			mw, err := tt.factory(ctx, c)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s seen
+			w := serve(mw(app(&s, "")))
+			if len(w.Header()) != len(tt.headers)+0 {
+				t.Errorf("response headers = %v, want exactly %v", w.Header(), tt.headers)
+			}
+			for _, k := range tt.headers {
+				if got := w.Header().Values(k); len(got) != 1 || got[0] != s.id {
+					t.Errorf("%s = %q, want [%q]", k, got, s.id)
+				}
+			}
+		})
+	}
+}
+
+func TestRegisterAliases(t *testing.T) {
+	reg := pipeline.NewRegistry()
+	Register(reg)
+	for spelling, want := range map[string]string{
+		"egg:vietstack#request_id":                                                   "request_id",
+		"egg:oslo.middleware#request_id":                                             "request_id",
+		"egg:oslo_middleware#request_id":                                             "request_id",
+		"oslo_middleware:RequestId.factory":                                          "request_id",
+		"oslo_middleware.request_id:RequestId.factory":                               "request_id",
+		"cinder.api.middleware.request_id:RequestId.factory":                         "request_id",
+		"cinder.openstack.common.middleware.request_id:RequestIdMiddleware.factory":  "request_id",
+		"neutron.openstack.common.middleware.request_id:RequestIdMiddleware.factory": "request_id",
+		"nova.openstack.common.middleware.request_id:RequestIdMiddleware.factory":    "request_id",
+		"nova.api.compute_req_id:ComputeReqIdMiddleware.factory":                     "compute_req_id",
+	} {
+		f, ok := reg.Lookup(spelling, pipeline.KindFilter)
+		if !ok || f.Name != want || f.Kind != pipeline.KindFilter {
+			t.Errorf("Lookup(%q) = %v, %v; want filter %q", spelling, f, ok, want)
+		}
+	}
+}
+
+// recorder is a response writer that allocates nothing per call, so
+// allocation counts measure only the filter.
+type recorder struct {
+	h      http.Header
+	status int
+}
+
+func (w *recorder) Header() http.Header         { return w.h }
+func (w *recorder) WriteHeader(code int)        { w.status = code }
+func (w *recorder) Write(p []byte) (int, error) { return len(p), nil }
+
+// stateRequest returns a request that carries pipeline state, as one
+// inside a generation does.
+func stateRequest(target string) *http.Request {
+	var out *http.Request
+	pipeline.Root(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { out = r })).
+		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+	return out
+}
+
+var okApp = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+
+func TestAllocs(t *testing.T) {
+	h := Middleware()(okApp)
+	r := stateRequest("/")
+	r.Header.Set(HeaderName, validInbound)
+	w := &recorder{h: http.Header{}}
+	// One allocation for the id string, one for the header value slice.
+	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n > 2 {
+		t.Errorf("%v allocations per request, want at most 2", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _ = NewID() }); n > 1 {
+		t.Errorf("NewID: %v allocations, want 1", n)
+	}
+}
+
+func BenchmarkRequestID(b *testing.B) {
+	h := Middleware()(okApp)
+	r := stateRequest("/")
+	r.Header.Set(HeaderName, validInbound)
+	w := &recorder{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}
+
+func BenchmarkNewIDParallel(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = NewID()
+		}
+	})
+}
