@@ -5,6 +5,7 @@ package apps
 import (
 	"github.com/vietstack/vietstack-api/apps/boom"
 	"github.com/vietstack/vietstack-api/apps/echo"
+	"github.com/vietstack/vietstack-api/apps/healthcheck"
 	"github.com/vietstack/vietstack-api/apps/hello"
 	"github.com/vietstack/vietstack-api/apps/text"
 	"github.com/vietstack/vietstack-api/pipeline"
@@ -15,6 +16,7 @@ import (
 func Register(reg *pipeline.Registry) {
 	boom.Register(reg)
 	echo.Register(reg)
+	healthcheck.Register(reg)
 	hello.Register(reg)
 	text.Register(reg)
 }
