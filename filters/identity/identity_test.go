@@ -1,0 +1,136 @@
+package identity
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vietstack/vietstack-api/pipeline"
+)
+
+func TestIsIdentityHeader(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"X-Identity-Status", true}, {"x_identity_status", true}, {"X-IDENTITY-STATUS", true},
+		{"X-User-Id", true}, {"X_User_Id", true}, {"X-User-Name", true}, {"X-User", true},
+		{"X-User-Domain-Id", true}, {"X-User-Domain-Name", true},
+		{"X-Project-Id", true}, {"X-Project-Name", true}, {"X-Project-Domain-Id", true},
+		{"X-Project-Domain-Name", true}, {"X-Domain-Id", true}, {"X-Domain-Name", true},
+		{"X-Roles", true}, {"X_ROLES", true}, {"X-Role", true}, {"X-Is-Admin-Project", true},
+		{"X-Service-Catalog", true}, {"X-Service-Identity-Status", true}, {"X-Service-Roles", true},
+		{"X-Service-User-Id", true}, {"X_Service_Project_Id", true},
+		{"X-Tenant", true}, {"X-Tenant-Id", true}, {"X-Tenant-Name", true}, {"x_tenant_id", true},
+		{"OpenStack-System-Scope", true}, {"Openstack_System_Scope", true}, {"X-Remote-User", true},
+		// inputs and unrelated headers stay
+		{"X-Auth-Token", false}, {"X-Service-Token", false}, {"X_Service_Token", false},
+		{"X-Subject-Token", false}, {"X-User-Agent", false}, {"User-Agent", false},
+		{"X-Users", false}, {"X-Project", false}, {"Accept", false}, {"X", false},
+		{"X-Openstack-Request-Id", false}, {"X-Forwarded-For", false},
+	}
+	for _, tt := range tests {
+		if got := IsIdentityHeader(tt.name); got != tt.want {
+			t.Errorf("IsIdentityHeader(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestStrip(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header = http.Header{
+		"X-Roles": {"admin"}, "X_roles": {"admin"}, "X-User-Id": {"u"}, "X-Is-Admin-Project": {"True"},
+		"X-Service-Roles": {"service"}, "X-Tenant-Id": {"t"}, "Openstack-System-Scope": {"all"},
+		"X-Auth-Token": {"tok"}, "X-Service-Token": {"stok"}, "Accept": {"*/*"},
+	}
+	Strip(r)
+	var got []string
+	for k := range r.Header {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff([]string{"Accept", "X-Auth-Token", "X-Service-Token"}, got); diff != "" {
+		t.Errorf("after Strip (-want +got):\n%s", diff)
+	}
+}
+
+func TestStripAllocs(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header = http.Header{"Accept": {"*/*"}, "X-Auth-Token": {"t"}, "User-Agent": {"x"}, "X-Openstack-Request-Id": {"r"}}
+	if n := testing.AllocsPerRun(100, func() { Strip(r) }); n != 0 {
+		t.Errorf("Strip allocates %v times per request", n)
+	}
+}
+
+func TestSetAndFromHeaders(t *testing.T) {
+	id := &pipeline.Identity{
+		UserID: "u1", UserName: "alice", UserDomainID: "default", UserDomainName: "Default",
+		ProjectID: "p1", ProjectName: "demo", ProjectDomainID: "default", ProjectDomainName: "Default",
+		Roles: []string{"member", "reader"}, IsAdminProject: false, AuthToken: "tok",
+	}
+	var seen *pipeline.Identity
+	h := pipeline.Root(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("X-Auth-Token", "tok")
+		Set(r, id)
+		seen = pipeline.RequestFrom(r).Identity
+		want := http.Header{
+			"X-Auth-Token": {"tok"}, "X-Identity-Status": {"Confirmed"}, "X-User-Id": {"u1"}, "X-User-Name": {"alice"},
+			"X-User-Domain-Id": {"default"}, "X-User-Domain-Name": {"Default"}, "X-Project-Id": {"p1"},
+			"X-Project-Name": {"demo"}, "X-Project-Domain-Id": {"default"}, "X-Project-Domain-Name": {"Default"},
+			"X-Roles": {"member,reader"}, "X-Role": {"member,reader"}, "X-Is-Admin-Project": {"False"},
+			"X-User": {"alice"}, "X-Tenant-Id": {"p1"}, "X-Tenant-Name": {"demo"}, "X-Tenant": {"demo"},
+		}
+		if diff := cmp.Diff(want, r.Header); diff != "" {
+			t.Errorf("headers (-want +got):\n%s", diff)
+		}
+		back, ok := FromHeaders(r.Header)
+		if !ok {
+			t.Fatal("FromHeaders refused what Set wrote")
+		}
+		if diff := cmp.Diff(id, back); diff != "" {
+			t.Errorf("round trip (-want +got):\n%s", diff)
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if seen != id {
+		t.Error("Set did not record the identity in the request state")
+	}
+}
+
+func TestFromHeaders(t *testing.T) {
+	tests := []struct {
+		name string
+		h    http.Header
+		ok   bool
+		want *pipeline.Identity
+	}{
+		{"legacy names", http.Header{"X-User": {"bob"}, "X-Tenant": {"proj"}, "X-Role": {" a , ,b"}}, true,
+			&pipeline.Identity{UserID: "bob", UserName: "bob", ProjectID: "proj", ProjectName: "proj", Roles: []string{"a", "b"}}},
+		{"invalid status", http.Header{"X-Identity-Status": {"Invalid"}, "X-User-Id": {"u"}}, false, nil},
+		{"no user", http.Header{"X-Identity-Status": {"Confirmed"}, "X-Project-Id": {"p"}}, false, nil},
+		{"admin project", http.Header{"X-User-Id": {"u"}, "X-Is-Admin-Project": {"True"}}, true,
+			&pipeline.Identity{UserID: "u", IsAdminProject: true}},
+	}
+	for _, tt := range tests {
+		got, ok := FromHeaders(tt.h)
+		if ok != tt.ok {
+			t.Errorf("%s: ok %v", tt.name, ok)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestUnauthorized(t *testing.T) {
+	w := httptest.NewRecorder()
+	Unauthorized(w)
+	if w.Code != 401 || w.Header().Get("Content-Type") != "application/json" ||
+		w.Header().Get("Content-Length") != "114" || w.Body.Len() != 114 {
+		t.Errorf("got %d %v %q", w.Code, w.Header(), w.Body.String())
+	}
+}
