@@ -3,6 +3,8 @@
 package filters
 
 import (
+	"github.com/vietstack/vietstack-api/filters/keystonecontext"
+	"github.com/vietstack/vietstack-api/filters/noauth"
 	"github.com/vietstack/vietstack-api/filters/passthrough"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
@@ -10,5 +12,7 @@ import (
 // Register registers every filter factory, with its aliases, in reg. The
 // daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
+	keystonecontext.Register(reg)
+	noauth.Register(reg)
 	passthrough.Register(reg)
 }
