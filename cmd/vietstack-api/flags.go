@@ -1,0 +1,206 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/vietstack/vietstack-api/pipeline/paste"
+)
+
+// options are the parsed command line.
+type options struct {
+	configFile string // "" means the built-in api-paste.ini
+	name       string
+	bindHost   string
+	bindPort   int
+	hostSet    bool
+	portSet    bool
+	globals    map[string]string
+
+	check         bool
+	dumpGraph     bool
+	dumpKind      paste.Kind
+	listFactories bool
+	version       bool
+	help          bool
+
+	logLevel  slog.Level
+	logFormat string
+}
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+const usageHeader = `Usage: vietstack-api [flags]
+
+vietstack-api loads an OpenStack-style api-paste.ini (the Python Paste Deploy
+format), composes the application and filters it names into one HTTP handler
+and serves it. SIGHUP reloads the file (a broken file keeps the running
+pipeline); SIGTERM or SIGINT stops after in-flight requests complete.
+
+Flags:
+`
+
+const usageFooter = `
+Exit status: 0 on success, 1 on a configuration or runtime error, 2 on a
+command-line error.
+`
+
+// newFlagSet defines the flags on a fresh FlagSet bound to o.
+func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
+	fs := pflag.NewFlagSet("vietstack-api", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	v := &flagVars{}
+	fs.StringVar(&o.configFile, "config-file", "", "load the api-paste.ini at `PATH` (default: the copy of the root api-paste.ini built into the binary)")
+	fs.StringVar(&o.name, "name", "main", "serve the application section `NAME`: [app:NAME], [pipeline:NAME], [composite:NAME] or [filter-app:NAME]")
+	fs.StringVar(&o.bindHost, "bind-host", "", "listen on `HOST` instead of the host of [server:main] (127.0.0.1 when the file has no [server:main])")
+	fs.IntVar(&o.bindPort, "bind-port", 0, "listen on `PORT` instead of the port of [server:main] (8080 when the file has none; 0 picks a free port)")
+	fs.StringArrayVar(&v.globals, "global", nil, "add `KEY=VALUE` to the global conf every section sees, as Paste's global_conf (repeatable)")
+	switchVar(fs, &o.check, "check", "", "load and build the application and [server:main], print every problem, exit 0 (none) or 1; serves nothing")
+	switchVar(fs, &o.dumpGraph, "dump-graph", "", "print the composed graph as JSON without building any factory, then exit (1 on a load error)")
+	fs.StringVar(&v.dumpKind, "dump-kind", "app", "what --dump-graph loads: `KIND` app (the --name application) or server ([server:NAME])")
+	switchVar(fs, &o.listFactories, "list-factories", "", "list every factory with its kind, aliases, description and options, then exit")
+	fs.StringVar(&v.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json (log lines go to standard error)")
+	switchVar(fs, &o.version, "version", "", "print the version and exit")
+	switchVar(fs, &o.help, "help", "h", "print this help and exit")
+	return fs, v
+}
+
+// switchValue is a boolean flag that is set by its name alone (--check).
+// Unlike pflag's own bool it does not advertise "[=true|false]" in --help;
+// --check=false still works.
+type switchValue struct{ p *bool }
+
+func (s switchValue) String() string {
+	if s.p != nil && *s.p {
+		return "true"
+	}
+	return "false"
+}
+
+func (s switchValue) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true or false, not %q", v)
+	}
+	*s.p = b
+	return nil
+}
+
+func (s switchValue) Type() string { return "bool" }
+
+func switchVar(fs *pflag.FlagSet, p *bool, name, short, usage string) {
+	f := fs.VarPF(switchValue{p}, name, short, usage)
+	f.NoOptDefVal = "true"
+}
+
+// flagVars hold the raw text of flags that parseArgs validates.
+type flagVars struct {
+	globals  []string
+	dumpKind string
+	logLevel string
+}
+
+// usage returns the --help text.
+func usage() string {
+	fs, _ := newFlagSet(&options{})
+	return usageHeader + fs.FlagUsagesWrapped(100) + usageFooter
+}
+
+// parseArgs parses and validates the command line. A bad command line is a
+// *usageError.
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
+	fs, v := newFlagSet(o)
+	if err := fs.Parse(args); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	if o.help {
+		return o, nil
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q (the configuration file is given with --config-file)", fs.Arg(0))
+	}
+	o.hostSet = fs.Changed("bind-host")
+	o.portSet = fs.Changed("bind-port")
+	if o.portSet && (o.bindPort < 0 || o.bindPort > 65535) {
+		return nil, usagef("--bind-port %d: must be between 0 and 65535", o.bindPort)
+	}
+	if fs.Changed("config-file") && o.configFile == "" {
+		return nil, usagef("--config-file: empty path")
+	}
+	if o.name == "" {
+		return nil, usagef("--name: empty name")
+	}
+	if len(v.globals) > 0 {
+		o.globals = make(map[string]string, len(v.globals))
+	}
+	for _, kv := range v.globals {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usagef("--global %q: want KEY=VALUE", kv)
+		}
+		o.globals[strings.TrimSpace(k)] = val
+	}
+	switch v.dumpKind {
+	case "app":
+		o.dumpKind = paste.KindApp
+	case "server":
+		o.dumpKind = paste.KindServer
+	default:
+		return nil, usagef("--dump-kind %q: want app or server", v.dumpKind)
+	}
+	if fs.Changed("dump-kind") && !o.dumpGraph {
+		return nil, usagef("--dump-kind only applies to --dump-graph")
+	}
+	switch strings.ToLower(v.logLevel) {
+	case "debug":
+		o.logLevel = slog.LevelDebug
+	case "info":
+		o.logLevel = slog.LevelInfo
+	case "warn", "warning":
+		o.logLevel = slog.LevelWarn
+	case "error":
+		o.logLevel = slog.LevelError
+	default:
+		return nil, usagef("--log-level %q: want debug, info, warn or error", v.logLevel)
+	}
+	switch o.logFormat {
+	case "text", "json":
+	default:
+		return nil, usagef("--log-format %q: want text or json", o.logFormat)
+	}
+	var modes []string
+	for _, m := range []struct {
+		on   bool
+		name string
+	}{{o.check, "--check"}, {o.dumpGraph, "--dump-graph"}, {o.listFactories, "--list-factories"}, {o.version, "--version"}} {
+		if m.on {
+			modes = append(modes, m.name)
+		}
+	}
+	if len(modes) > 1 {
+		return nil, usagef("%s cannot be combined", strings.Join(modes, " and "))
+	}
+	return o, nil
+}
+
+// isUsageError reports whether err is a command-line error.
+func isUsageError(err error) bool {
+	var u *usageError
+	return errors.As(err, &u)
+}

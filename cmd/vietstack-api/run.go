@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/vietstack/vietstack-api/apps"
+	"github.com/vietstack/vietstack-api/filters"
+	"github.com/vietstack/vietstack-api/pipeline"
+	"github.com/vietstack/vietstack-api/pipeline/paste"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1 // configuration or runtime error
+	exitUsage = 2 // bad command line
+)
+
+// run is the whole program: it parses args, does what they ask and returns
+// the exit status. It writes results to stdout and messages and logs to
+// stderr, and never panics on bad input. When serving, it stops on SIGTERM,
+// SIGINT or when ctx is cancelled.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "vietstack-api: %v\nRun 'vietstack-api --help' for usage.\n", err)
+		return exitUsage
+	}
+	switch {
+	case o.help:
+		io.WriteString(stdout, usage())
+		return exitOK
+	case o.version:
+		fmt.Fprintf(stdout, "vietstack-api %s\n", versionString())
+		return exitOK
+	}
+	reg := newRegistry()
+	if o.listFactories {
+		if err := listFactories(stdout, reg); err != nil {
+			fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	}
+	logger := newLogger(stderr, o)
+	src := newSource(o, reg, logger)
+	if _, err := src.read(); err != nil {
+		fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
+		return exitError
+	}
+	switch {
+	case o.dumpGraph:
+		return dumpGraph(src, stdout, stderr)
+	case o.check:
+		return check(ctx, src, stdout, stderr)
+	}
+	return serve(ctx, src, stderr)
+}
+
+// newRegistry returns the registry of every factory vietstack-api has.
+func newRegistry() *pipeline.Registry {
+	reg := pipeline.NewRegistry()
+	apps.Register(reg)
+	filters.Register(reg)
+	return reg
+}
+
+func newLogger(w io.Writer, o *options) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: o.logLevel}
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// plural formats n and noun, adding an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// printProblems writes each problem on its own line.
+func printProblems(w io.Writer, errs []error) {
+	for _, e := range errs {
+		fmt.Fprintln(w, e.Error())
+	}
+}
+
+func printWarnings(w io.Writer, ws []*paste.Warning) {
+	for _, x := range ws {
+		fmt.Fprintf(w, "warning: %s\n", x.Error())
+	}
+}
+
+// dumpGraph prints the graph of --name (--dump-kind) as JSON without
+// building any factory.
+func dumpGraph(src *source, stdout, stderr io.Writer) int {
+	g, errs := src.loadGraph(src.opts.name, src.opts.dumpKind)
+	if errs != nil {
+		printProblems(stderr, errs)
+		return exitError
+	}
+	printWarnings(stderr, g.Warnings)
+	if err := g.WriteJSON(stdout); err != nil {
+		fmt.Fprintf(stderr, "vietstack-api: writing the graph: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// check loads and builds the application and the server section, prints
+// every problem to stderr and a summary of what would be served to stdout.
+func check(ctx context.Context, src *source, stdout, stderr io.Writer) int {
+	var problems []error
+	gen, appWarn, errs := src.buildApp(ctx)
+	problems = append(problems, errs...)
+	var graph *paste.Graph
+	if gen != nil {
+		graph = gen.Graph
+		if err := gen.Close(); err != nil {
+			problems = append(problems, paste.Flatten(err)...)
+		}
+	}
+	st, srvWarn, errs := src.serverSettings()
+	problems = dedupe(append(problems, errs...))
+	printWarnings(stderr, dedupeWarnings(appWarn, srvWarn))
+	if len(problems) > 0 {
+		printProblems(stderr, problems)
+		fmt.Fprintf(stderr, "%s: %s\n", src.display(), plural(len(problems), "problem"))
+		return exitError
+	}
+	fmt.Fprintf(stdout, "%s: OK: serves %s on %s\n", src.display(), src.opts.name, listenAddr(st))
+	if graph != nil {
+		describe(stdout, graph.Root, src.opts.name, "  ")
+	}
+	return exitOK
+}
+
+// describe writes the effective pipeline of n, one line per application,
+// with urlmap routes indented below their map:
+//
+//	main = urlmap
+//	  /v1 = request_id passthrough hello
+func describe(w io.Writer, n *paste.Node, label, indent string) {
+	var chain []string
+	for n != nil && n.Type == paste.TypeFilter {
+		chain = append(chain, nodeName(n))
+		n = n.App
+	}
+	if n == nil {
+		fmt.Fprintf(w, "%s%s = %s\n", indent, label, strings.Join(chain, " "))
+		return
+	}
+	switch n.Type {
+	case paste.TypeURLMap:
+		chain = append(chain, "urlmap")
+	case paste.TypeComposite:
+		chain = append(chain, "composite:"+nodeName(n))
+	default:
+		chain = append(chain, nodeName(n))
+	}
+	fmt.Fprintf(w, "%s%s = %s\n", indent, label, strings.Join(chain, " "))
+	if n.Type == paste.TypeURLMap {
+		for _, r := range n.Routes {
+			describe(w, r.Node, r.Key, indent+"  ")
+		}
+		if n.NotFound != nil {
+			describe(w, n.NotFound, "not_found_app", indent+"  ")
+		}
+	}
+}
+
+// nodeName is the name of the section a node was referenced by.
+func nodeName(n *paste.Node) string {
+	s := n.Section
+	if len(n.Path) > 0 {
+		s = n.Path[len(n.Path)-1]
+	}
+	if _, name, ok := strings.Cut(s, ":"); ok {
+		return name
+	}
+	if s == "" {
+		return n.Factory
+	}
+	return s
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vietstack/vietstack-api/pipeline"
+)
+
+// reloadGrace is how long a retired generation stays open after a reload
+// so that requests it is still serving can finish.
+const reloadGrace = 60 * time.Second
+
+// daemon is a serving vietstack-api: the source it loads, the switch that
+// serves the current generation and the settings it listens with.
+type daemon struct {
+	src      *source
+	log      *slog.Logger
+	sw       *pipeline.Switch
+	settings *pipeline.ServerSettings
+	mu       sync.Mutex // serialises reloads
+}
+
+// listenAddr is host:port of st.
+func listenAddr(st *pipeline.ServerSettings) string {
+	return net.JoinHostPort(st.Host, strconv.Itoa(st.Port))
+}
+
+// newHTTPServer returns the server for h with the limits of st.
+func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: st.ReadHeaderTimeout,
+		ReadTimeout:       st.ReadTimeout,
+		WriteTimeout:      st.WriteTimeout,
+		IdleTimeout:       st.IdleTimeout,
+		MaxHeaderBytes:    st.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// serve builds the pipeline, listens and serves until SIGTERM, SIGINT or
+// ctx ends; SIGHUP reloads.
+func serve(ctx context.Context, src *source, stderr io.Writer) int {
+	log := src.logger
+	gen, appWarn, errs := src.buildApp(ctx)
+	st, srvWarn, serr := src.serverSettings()
+	for _, w := range dedupeWarnings(appWarn, srvWarn) {
+		log.Warn("configuration warning", "warning", w.Error())
+	}
+	if problems := dedupe(append(errs, serr...)); len(problems) > 0 {
+		if gen != nil {
+			gen.Close()
+		}
+		printProblems(stderr, problems)
+		fmt.Fprintf(stderr, "vietstack-api: not serving: %s in %s\n", plural(len(problems), "problem"), src.display())
+		return exitError
+	}
+	d := &daemon{src: src, log: log, sw: pipeline.NewSwitch(gen), settings: st}
+	defer func() { d.sw.Current().Close() }()
+
+	// Signals are subscribed before the listener opens, so a signal sent
+	// as soon as the daemon announces itself is never lost.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	ln, err := net.Listen("tcp", listenAddr(st))
+	if err != nil {
+		fmt.Fprintf(stderr, "vietstack-api: cannot listen on %s: %s\n", listenAddr(st), describeNetError(err))
+		return exitError
+	}
+	srv := newHTTPServer(d.sw, st, log)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("serving", "app", src.opts.name, "config", src.display(), "addr", ln.Addr().String(),
+		"url", "http://"+ln.Addr().String()+"/")
+
+	// One goroutine runs reloads, one at a time; the buffer of one
+	// coalesces a burst of SIGHUPs into a single rebuild.
+	reloadCtx, stopReloads := context.WithCancel(ctx)
+	reloads := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-reloadCtx.Done():
+				return
+			case <-reloads:
+				d.reload(reloadCtx)
+			}
+		}
+	})
+	defer func() { stopReloads(); wg.Wait() }()
+
+	for {
+		select {
+		case err := <-serveErr:
+			log.Error("server stopped", "err", err)
+			return exitError
+		case <-ctx.Done():
+			return d.shutdown(srv, serveErr, sigs, "context done")
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				select {
+				case reloads <- struct{}{}:
+				default: // a reload is already pending
+				}
+				continue
+			}
+			return d.shutdown(srv, serveErr, sigs, s.String())
+		}
+	}
+}
+
+// shutdown stops the server gracefully: it stops accepting, closes idle
+// connections and lets in-flight requests complete within the shutdown
+// timeout; past it, or on a second signal, it closes every connection.
+func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan os.Signal, why string) int {
+	grace := d.settings.ShutdownTimeout
+	d.log.Info("shutting down", "reason", why, "grace", grace.String())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				d.log.Warn("grace period over; closing the remaining connections", "grace", grace.String())
+				srv.Close()
+			}
+			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("server error", "err", err)
+			}
+			d.log.Info("stopped")
+			return exitOK
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				continue
+			}
+			d.log.Warn("second signal; closing every connection now", "signal", s.String())
+			srv.Close()
+		}
+	}
+}
+
+// reload rebuilds the pipeline from the configuration files and swaps it
+// in. On any problem it logs every one and keeps serving the current
+// generation. A changed [server:main] is reported but needs a restart.
+func (d *daemon) reload(ctx context.Context) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	start := time.Now()
+	d.log.Info("reloading", "config", d.src.display())
+	gen, appWarn, errs := d.src.buildApp(ctx)
+	st, srvWarn, serr := d.src.serverSettings()
+	for _, w := range dedupeWarnings(appWarn, srvWarn) {
+		d.log.Warn("configuration warning", "warning", w.Error())
+	}
+	if problems := dedupe(append(errs, serr...)); len(problems) > 0 {
+		if gen != nil {
+			gen.Close()
+		}
+		for _, p := range problems {
+			d.log.Error("configuration problem", "problem", p.Error())
+		}
+		d.log.Error("reload failed; still serving the previous configuration",
+			"config", d.src.display(), "problems", len(problems))
+		return false
+	}
+	if !sameSettings(st, d.settings) {
+		d.log.Warn("the server settings changed; restart vietstack-api to apply them",
+			"serving", listenAddr(d.settings), "configured", listenAddr(st))
+	}
+	d.sw.Swap(gen, reloadGrace)
+	d.log.Info("reloaded", "app", d.src.opts.name, "config", d.src.display(),
+		"duration", time.Since(start).Round(time.Microsecond).String())
+	return true
+}
+
+// describeNetError reduces a listen error to its cause ("address already in
+// use", "permission denied", "no such host").
+func describeNetError(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "cannot resolve host " + strconv.Quote(dnsErr.Name) + ": " + dnsErr.Err
+	}
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return ae.Err
+	}
+	return err.Error()
+}
