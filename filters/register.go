@@ -3,6 +3,7 @@
 package filters
 
 import (
+	"github.com/vietstack/vietstack-api/filters/faults"
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
 	"github.com/vietstack/vietstack-api/filters/noauth"
 	"github.com/vietstack/vietstack-api/filters/passthrough"
@@ -12,6 +13,7 @@ import (
 // Register registers every filter factory, with its aliases, in reg. The
 // daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
+	faults.Register(reg)
 	keystonecontext.Register(reg)
 	noauth.Register(reg)
 	passthrough.Register(reg)
