@@ -93,6 +93,9 @@ type Graph struct {
 	Files []string // absolute paths, in the order first opened
 	// Warnings are non-fatal findings (DEFAULT shadowing and the like).
 	Warnings []*Warning
+
+	top  string   // the top-level file, absolute
+	dirs []string // directories of every file opened or tried
 }
 
 // Options select what Load loads.
