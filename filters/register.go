@@ -7,6 +7,8 @@ import (
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
 	"github.com/vietstack/vietstack-api/filters/noauth"
 	"github.com/vietstack/vietstack-api/filters/passthrough"
+	"github.com/vietstack/vietstack-api/filters/requestid"
+	"github.com/vietstack/vietstack-api/filters/sizelimit"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
 
@@ -17,4 +19,6 @@ func Register(reg *pipeline.Registry) {
 	keystonecontext.Register(reg)
 	noauth.Register(reg)
 	passthrough.Register(reg)
+	requestid.Register(reg)
+	sizelimit.Register(reg)
 }
