@@ -4,6 +4,7 @@ package apps
 
 import (
 	"github.com/vietstack/vietstack-api/apps/boom"
+	"github.com/vietstack/vietstack-api/apps/composites"
 	"github.com/vietstack/vietstack-api/apps/echo"
 	"github.com/vietstack/vietstack-api/apps/healthcheck"
 	"github.com/vietstack/vietstack-api/apps/hello"
@@ -15,6 +16,7 @@ import (
 // The daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
 	boom.Register(reg)
+	composites.Register(reg)
 	echo.Register(reg)
 	healthcheck.Register(reg)
 	hello.Register(reg)
