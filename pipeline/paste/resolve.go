@@ -253,7 +253,13 @@ func (r *resolver) defaultsInterp(l *cfgLoader) *conf {
 		}
 		v, err := interpolate(raw, lookup)
 		if err != nil {
-			r.interpFail(l, l.defPos[k], "DEFAULT", k, err)
+			if l.defOrig[k] == "global" {
+				err = &interpError{Class: errClass(err), Msg: fmt.Sprintf(
+					"global %s passed to %s is interpolated again as one of its defaults: %v", pyRepr(k), l.path, err)}
+				r.interpFail(l, l.defPos[k], "", "", err)
+			} else {
+				r.interpFail(l, l.defPos[k], "DEFAULT", k, err)
+			}
 			v = raw
 		}
 		out.set(k, v)
@@ -276,6 +282,14 @@ func (r *resolver) interpFail(l *cfgLoader, pos Pos, section, key string, err er
 		msg += r.missingHint(l, section, err)
 	}
 	r.fail(&Error{Pos: pos, Section: section, Key: key, Class: class, Err: errors.New(msg)})
+}
+
+func errClass(err error) string {
+	var ie *interpError
+	if errors.As(err, &ie) {
+		return ie.Class
+	}
+	return "InterpolationError"
 }
 
 // missingHint suggests names for an unknown interpolation key.
@@ -341,6 +355,9 @@ func (r *resolver) findSection(l *cfgLoader, t objType, name string, rf ref) *sr
 		for i, s := range found {
 			names[i] = s.Name
 			lines[i] = fmt.Sprintf("[%s] at line %d", s.Name, s.Line)
+		}
+		if rf.pos.Line == 0 {
+			rf.pos = Pos{File: l.path, Line: found[0].Line}
 		}
 		r.failAt(rf, "LookupError", "Ambiguous section names %s for section %s (prefixed by %s) found%s: %s; rename all but one",
 			pyReprList(names), pyRepr(name), prefixList(t), inConfig(rf, l), strings.Join(lines, ", "))
@@ -602,7 +619,7 @@ func (r *resolver) filterAppContext(l *cfgLoader, sec *srcSection, g, local, add
 	next, ok := local.pop("next")
 	if !ok {
 		r.failAt(ref{pos: Pos{File: l.path, Line: sec.Line}, section: sec.Name}, "LookupError",
-			"The [%s] section in %s is missing a 'next' setting", sec.Name, l.path)
+			"The [%s] section is missing a 'next' setting", sec.Name)
 		return nil
 	}
 	c := &ctx{kind: ckFilterApp, ot: otApp, global: g, local: local, loader: l}
@@ -622,14 +639,14 @@ func (r *resolver) pipelineContext(l *cfgLoader, sec *srcSection, g, local *conf
 	hdr := ref{pos: Pos{File: l.path, Line: sec.Line}, section: sec.Name}
 	pl, ok := local.pop("pipeline")
 	if !ok {
-		r.failAt(hdr, "LookupError", "The [%s] section in %s is missing a 'pipeline' setting", sec.Name, l.path)
+		r.failAt(hdr, "LookupError", "The [%s] section is missing a 'pipeline' setting", sec.Name)
 		return nil
 	}
 	bad := false
 	if local.len() > 0 {
 		rf := keyRef(local.keys[0])
-		r.failAt(rf, "LookupError", "The [%s] pipeline section in %s has extra (disallowed) settings: %s; a pipeline section may only have 'pipeline' and 'set' lines",
-			sec.Name, l.path, strings.Join(local.keys, ", "))
+		r.failAt(rf, "LookupError", "The [%s] pipeline section has extra (disallowed) settings: %s; a pipeline section may only have 'pipeline' and 'set' lines",
+			sec.Name, strings.Join(local.keys, ", "))
 		bad = true
 	}
 	names := strings.Fields(pl)
