@@ -354,8 +354,8 @@ func typeName(t reflect.Type) string {
 }
 
 // Suggest returns the candidate closest to s when it is close enough to be
-// a likely typo (optimal string alignment distance at most 2, or a third of
-// the length for long names, or a prefix/containment match), else "".
+// a likely typo (optimal string alignment distance at most 2, or a quarter
+// of the length for long names, or a prefix/containment match), else "".
 func Suggest(s string, candidates []string) string {
 	best, bestD := "", math.MaxInt
 	for _, c := range candidates {
@@ -370,7 +370,7 @@ func Suggest(s string, candidates []string) string {
 	if best == "" {
 		return ""
 	}
-	limit := max(2, len(s)/3)
+	limit := max(2, len(s)/4)
 	if bestD <= limit {
 		return best
 	}
