@@ -3,6 +3,7 @@
 package filters
 
 import (
+	"github.com/vietstack/vietstack-api/filters/accesslog"
 	"github.com/vietstack/vietstack-api/filters/faults"
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
 	"github.com/vietstack/vietstack-api/filters/noauth"
@@ -15,6 +16,7 @@ import (
 // Register registers every filter factory, with its aliases, in reg. The
 // daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
+	accesslog.Register(reg)
 	faults.Register(reg)
 	keystonecontext.Register(reg)
 	noauth.Register(reg)
