@@ -650,6 +650,14 @@ func (r *resolver) pipelineContext(l *cfgLoader, sec *srcSection, g, local *conf
 		bad = true
 	}
 	names := strings.Fields(pl)
+	for i, n := range names {
+		if n[0] == '#' || n[0] == ';' {
+			r.failAt(keyRef("pipeline"), "LookupError",
+				"inline comments are not supported: Paste would look up %s as sections; put the comment on its own line",
+				pyRepr(strings.Join(names[i:], " ")))
+			return nil
+		}
+	}
 	if len(names) == 0 {
 		r.failAt(keyRef("pipeline"), "IndexError", "empty pipeline: list the filters and then the application")
 		return nil
@@ -752,9 +760,11 @@ func (r *resolver) contextFromExplicit(l *cfgLoader, t objType, sec *srcSection,
 		hint := "; add 'use = egg:DIST#NAME' or a "
 		var q []string
 		for _, g := range protoGroups[t] {
-			q = append(q, string(g[0]))
+			if g[0] != protoComposit {
+				q = append(q, string(g[0]))
+			}
 		}
-		hint += strings.Join(q, "/") + " line"
+		hint += strings.Join(q, " or ") + " line"
 		for _, other := range []objType{otApp, otFilter, otServer} {
 			if other == t {
 				continue

@@ -219,7 +219,7 @@ func scan(path string, data []byte) (*source, List) {
 				continue
 			}
 			if prev, ok := secIdx[name]; ok {
-				bad(n, name, "", "DuplicateSectionError", "section %s already exists (first at line %d)", pyRepr(name), prev.Line)
+				bad(n, "", "", "DuplicateSectionError", "section %s already exists (first at line %d)", pyRepr(name), prev.Line)
 				cur = nil
 				missingHeader = true
 				continue
