@@ -7,6 +7,7 @@ import (
 	"github.com/vietstack/vietstack-api/filters/faults"
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
 	"github.com/vietstack/vietstack-api/filters/noauth"
+	"github.com/vietstack/vietstack-api/filters/osprofiler"
 	"github.com/vietstack/vietstack-api/filters/passthrough"
 	"github.com/vietstack/vietstack-api/filters/requestid"
 	"github.com/vietstack/vietstack-api/filters/sizelimit"
@@ -20,6 +21,7 @@ func Register(reg *pipeline.Registry) {
 	faults.Register(reg)
 	keystonecontext.Register(reg)
 	noauth.Register(reg)
+	osprofiler.Register(reg)
 	passthrough.Register(reg)
 	requestid.Register(reg)
 	sizelimit.Register(reg)
