@@ -4,6 +4,7 @@ package filters
 
 import (
 	"github.com/vietstack/vietstack-api/filters/accesslog"
+	"github.com/vietstack/vietstack-api/filters/debuglog"
 	"github.com/vietstack/vietstack-api/filters/faults"
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
 	"github.com/vietstack/vietstack-api/filters/noauth"
@@ -18,6 +19,7 @@ import (
 // daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
 	accesslog.Register(reg)
+	debuglog.Register(reg)
 	faults.Register(reg)
 	keystonecontext.Register(reg)
 	noauth.Register(reg)
