@@ -102,7 +102,7 @@ func TestNormValue(t *testing.T) {
 
 type scanned struct {
 	sec, key, val string
-	line         int
+	line          int
 }
 
 func flat(src *source) []scanned {
