@@ -29,9 +29,13 @@
 // backend without its path option and a malformed source range are load
 // errors where oslo ignores them or fails per request; in the application
 // position a request that the source or proxy rules exclude gets 404 (oslo
-// fails with a 500). Options are read from the paste section only:
-// oslo_config_project and oslo_config_file are accepted but not read (a
-// warning says so).
+// fails with a 500).
+//
+// Options are read as oslo's ConfigurableMiddleware reads them: each from
+// the paste section, else from the global conf, else, when the section
+// names oslo_config_project (and optionally oslo_config_file or
+// oslo_config_program), from the [healthcheck] group of that project's
+// oslo.config file, else the default.
 //
 // A daemon can make every healthcheck report 503 while it drains before a
 // shutdown: it creates a [Drain], passes it with [WithDrain] to
@@ -64,9 +68,9 @@ type Options struct {
 	DisableByFilePaths    []string `ini:"disable_by_file_paths" doc:"disable_by_files_ports: port:path items; the file for the port the request arrived on disables the check"`
 	EnableByFilePaths     []string `ini:"enable_by_file_paths" doc:"enable_by_files: report 503 FILE PATH MISSING while any of these files is missing"`
 
-	_ struct{} `ini:"oslo_config_project,ignore" doc:"accepted for oslo compatibility; oslo config files are not read"`
-	_ struct{} `ini:"oslo_config_file,ignore" doc:"accepted for oslo compatibility; oslo config files are not read"`
-	_ struct{} `ini:"oslo_config_program,ignore" doc:"accepted for oslo compatibility; oslo config files are not read"`
+	_ struct{} `ini:"oslo_config_project,ignore" doc:"oslo.config project whose config file supplies [healthcheck] options"`
+	_ struct{} `ini:"oslo_config_file,ignore" doc:"the oslo.config file to read instead of the project's standard ones"`
+	_ struct{} `ini:"oslo_config_program,ignore" doc:"oslo.config program name (an extra PROGRAM.conf is searched)"`
 }
 
 // Drain is a shutdown signal owned by the daemon. While it is set, every
@@ -146,8 +150,16 @@ func FilterFactory(opts ...Option) pipeline.FilterFactory {
 }
 
 func build(c *pipeline.Config, opts []Option) (*Checker, error) {
+	oslo, err := loadOslo(c)
+	if err != nil {
+		return nil, err
+	}
+	var file func(key string) (value, where string, ok bool)
+	if oslo != nil {
+		file = func(key string) (string, string, bool) { return oslo.get("healthcheck", key) }
+	}
 	var o Options
-	if err := c.Decode(&o); err != nil {
+	if err := decodeConf(c, &o, file); err != nil {
 		return nil, err
 	}
 	ch, err := New(o, opts...)
@@ -157,12 +169,6 @@ func build(c *pipeline.Config, opts []Option) (*Checker, error) {
 			return nil, c.Errorf(oe.Key, "%v", oe.Err)
 		}
 		return nil, c.Errorf("", "%v", err)
-	}
-	for _, k := range []string{"oslo_config_project", "oslo_config_file", "oslo_config_program"} {
-		if _, ok := c.Local[k]; ok && c.Logger != nil {
-			c.Logger.Warn("healthcheck: oslo config files are not read; set the [healthcheck] options in this paste section",
-				"section", c.Name, "option", k)
-		}
 	}
 	return ch, nil
 }

@@ -466,3 +466,40 @@ func mustNewB(b *testing.B, o Options) *Checker {
 	}
 	return ch
 }
+
+// TestOsloConfig: options come from the paste section, else the global
+// conf, else the [healthcheck] group of the oslo.config file the section
+// names (as aodh, gnocchi and vitrage configure it).
+func TestOsloConfig(t *testing.T) {
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "off")
+	conf := filepath.Join(dir, "aodh.conf")
+	os.WriteFile(conf, []byte("[DEFAULT]\ndebug = true\n\n[healthcheck]\nbackends = disable_by_file\ndisable_by_file_path = "+flag+"\npath = /from-file\n"), 0o600)
+	c := &pipeline.Config{Name: "app:healthcheck",
+		Local:  map[string]string{"oslo_config_project": "aodh", "oslo_config_file": conf},
+		Global: map[string]string{"path": "/from-global"}}
+	h, err := AppFactory()(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(flag, nil, 0o600)
+	if w := do(h, req{target: "/"}); w.Code != 503 || w.Body.String() != "DISABLED BY FILE" {
+		t.Errorf("backends from the oslo file: %d %q", w.Code, w.Body)
+	}
+	mw, err := FilterFactory()(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := do(mw(echo), req{target: "/from-global"}); w.Code != 503 {
+		t.Errorf("global conf should win over the file: /from-global got %d", w.Code)
+	}
+
+	os.WriteFile(conf, []byte("[healthcheck]\ndetailed = perhaps\n"), 0o600)
+	if _, err := AppFactory()(context.Background(), c); err == nil || !strings.Contains(err.Error(), "aodh.conf") {
+		t.Errorf("bad value in the oslo file: err = %v, want it to name the file", err)
+	}
+	c.Local["oslo_config_file"] = filepath.Join(dir, "missing.conf")
+	if _, err := AppFactory()(context.Background(), c); err == nil {
+		t.Error("missing oslo_config_file accepted")
+	}
+}
