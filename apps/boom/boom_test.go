@@ -1,9 +1,12 @@
 package boom
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/vietstack/vietstack-api/pipeline"
 )
 
 func TestBoom(t *testing.T) {
@@ -44,5 +47,16 @@ func TestBoom(t *testing.T) {
 func TestBoomBadWhen(t *testing.T) {
 	if _, err := New(Options{When: "later"}); err == nil {
 		t.Error("when=later accepted")
+	}
+}
+
+func TestFactory(t *testing.T) {
+	if _, err := Factory(context.Background(), &pipeline.Config{Name: "app:boom", Local: map[string]string{"when": "body", "message": "m"}}); err != nil {
+		t.Error(err)
+	}
+	for _, local := range []map[string]string{{"when": "never"}, {"mesage": "x"}} {
+		if _, err := Factory(context.Background(), &pipeline.Config{Name: "app:boom", Local: local}); err == nil {
+			t.Errorf("%v accepted", local)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package echo
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -251,3 +252,25 @@ func TestOptionsValidate(t *testing.T) {
 }
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
+func TestFactory(t *testing.T) {
+	h, err := Factory(context.Background(), &pipeline.Config{Name: "app:v2", Local: map[string]string{"name": "v2", "max_body_size": "1KiB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 1025))))
+	if w.Code != 413 {
+		t.Errorf("max_body_size 1KiB: %d", w.Code)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if !strings.Contains(w.Body.String(), `"name": "v2"`) {
+		t.Errorf("name option: %s", w.Body.String())
+	}
+	for _, local := range []map[string]string{{"nmae": "x"}, {"max_body_size": "0"}, {"max_body_size": "lots"}} {
+		if _, err := Factory(context.Background(), &pipeline.Config{Name: "app:echo", Local: local}); err == nil {
+			t.Errorf("%v accepted", local)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package text
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vietstack/vietstack-api/pipeline"
 )
 
 func TestTextAnswers(t *testing.T) {
@@ -104,5 +107,25 @@ func TestTextBodyReadError(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader("1234")))
 	if w.Code != 413 {
 		t.Errorf("over-long body: %d, want 413", w.Code)
+	}
+}
+
+func TestFactory(t *testing.T) {
+	c := &pipeline.Config{Name: "app:versions", Local: map[string]string{
+		"body": `{"versions": []}`, "content_type": "application/json", "status": "300 Multiple Choices"}}
+	h, err := Factory(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 300 || w.Header().Get("Content-Type") != "application/json" || w.Body.String() != `{"versions": []}` {
+		t.Errorf("got %d %v %q", w.Code, w.Header(), w.Body.String())
+	}
+	for _, local := range []map[string]string{{"stauts": "200"}, {"status": "abc"}, {"headers": "nocolon"}} {
+		_, err := Factory(context.Background(), &pipeline.Config{Name: "app:t", Local: local})
+		if err == nil || !strings.Contains(err.Error(), "[app:t]") {
+			t.Errorf("%v: %v, want an error naming the section", local, err)
+		}
 	}
 }

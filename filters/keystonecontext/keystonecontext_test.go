@@ -1,6 +1,7 @@
 package keystonecontext
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -99,5 +100,14 @@ func TestRegister(t *testing.T) {
 		if f, ok := reg.Lookup(a, pipeline.KindFilter); !ok || f.Name != "keystonecontext" {
 			t.Errorf("%s does not resolve to keystonecontext", a)
 		}
+	}
+}
+
+func TestFactory(t *testing.T) {
+	if _, err := Factory(context.Background(), &pipeline.Config{Name: "filter:kc", Local: map[string]string{"trust_headers": "yes"}}); err != nil {
+		t.Error(err)
+	}
+	if _, err := Factory(context.Background(), &pipeline.Config{Name: "filter:kc", Local: map[string]string{"trust_header": "yes"}}); err == nil {
+		t.Error("misspelt option accepted")
 	}
 }

@@ -1,6 +1,7 @@
 package noauth
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,6 +126,26 @@ func TestRegister(t *testing.T) {
 	for _, a := range append([]string{"egg:vietstack#noauth"}, Aliases...) {
 		if f, ok := reg.Lookup(a, pipeline.KindFilter); !ok || f.Name != "noauth" {
 			t.Errorf("%s does not resolve to noauth", a)
+		}
+	}
+}
+
+func TestFactory(t *testing.T) {
+	mw, err := Factory(context.Background(), &pipeline.Config{Name: "filter:noauth", Local: map[string]string{"roles": "member, reader", "admin_user": "root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *pipeline.Identity
+	h := pipeline.Root(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = pipeline.RequestFrom(r).Identity })))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Auth-Token", "root:p")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if got == nil || strings.Join(got.Roles, ",") != "admin,member,reader" {
+		t.Errorf("identity %+v", got)
+	}
+	for _, local := range []map[string]string{{"always_admin": "perhaps"}, {"role": "x"}, {"roles": "a:b"}} {
+		if _, err := Factory(context.Background(), &pipeline.Config{Name: "filter:noauth", Local: local}); err == nil {
+			t.Errorf("%v accepted", local)
 		}
 	}
 }
