@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,7 +203,7 @@ func TestE2ESeed(t *testing.T) {
 
 // TestE2EFilterAddRemove serves copies of the root api-paste.ini with a
 // filter added and removed and checks what changes: the composed graph
-// and the served answer.
+// and the answer (request_id adds an X-Openstack-Request-Id header).
 func TestE2EFilterAddRemove(t *testing.T) {
 	dir := t.TempDir()
 	base := string(vietstack.DefaultConfig())
@@ -213,13 +214,17 @@ func TestE2EFilterAddRemove(t *testing.T) {
 		chain    string // --check summary line
 		filters  int    // filter nodes in --dump-graph
 		message  string
+		reqID    bool // X-Openstack-Request-Id expected
 	}{
-		{"seed", "passthrough hello", "", "  main = passthrough hello\n", 1, hello.DefaultMessage},
-		{"added", "passthrough second hello",
-			"\n[filter:second]\nuse = egg:vietstack#passthrough\n", "  main = passthrough second hello\n", 2, hello.DefaultMessage},
-		{"removed", "hello", "", "  main = hello\n", 0, hello.DefaultMessage},
-		{"removed, new message", "hello", "", "  main = hello\n", 0, "changed"},
+		{"seed", "passthrough hello", "", "  main = passthrough hello\n", 1, hello.DefaultMessage, false},
+		{"request_id added", "request_id passthrough hello",
+			"\n[filter:request_id]\nuse = egg:vietstack#request_id\n", "  main = request_id passthrough hello\n", 2, hello.DefaultMessage, true},
+		{"request_id moved", "passthrough request_id hello",
+			"\n[filter:request_id]\nuse = egg:vietstack#request_id\n", "  main = passthrough request_id hello\n", 2, hello.DefaultMessage, true},
+		{"all removed", "hello", "\n[filter:request_id]\nuse = egg:vietstack#request_id\n", "  main = hello\n", 0, hello.DefaultMessage, false},
+		{"new message", "hello", "", "  main = hello\n", 0, "changed", false},
 	}
+	reqIDPattern := regexp.MustCompile(`^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			text := strings.Replace(base, "pipeline = passthrough hello", "pipeline = "+v.pipeline, 1)
@@ -250,8 +255,21 @@ func TestE2EFilterAddRemove(t *testing.T) {
 			}
 
 			d := start(t, "--config-file", path)
-			if code, body := get(t, d.url("/")); code != 200 || body != v.message {
-				t.Errorf("GET / = %d %q, want %q", code, body, v.message)
+			res, err := http.Get(d.url("/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || string(body) != v.message {
+				t.Errorf("GET / = %d %q, want %q", res.StatusCode, body, v.message)
+			}
+			id := res.Header.Get("X-Openstack-Request-Id")
+			if v.reqID && !reqIDPattern.MatchString(id) {
+				t.Errorf("X-Openstack-Request-Id = %q, want req-<uuid4>", id)
+			}
+			if !v.reqID && id != "" {
+				t.Errorf("X-Openstack-Request-Id = %q without the filter", id)
 			}
 			d.signal(syscall.SIGINT)
 			if code := d.wait(10 * time.Second); code != 0 {
@@ -301,25 +319,42 @@ func TestE2EReload(t *testing.T) {
 	}
 }
 
-// TestE2EGracefulShutdown: a request in flight when SIGTERM arrives still
-// gets its complete answer, and the daemon then exits 0.
-func TestE2EGracefulShutdown(t *testing.T) {
-	d := start(t)
-	conn, err := net.Dial("tcp", d.addr)
+const echoINI = `[app:main]
+use = egg:vietstack#echo
+
+[server:main]
+use = egg:Paste#http
+graceful_shutdown_timeout = %s
+`
+
+// startSlowRequest sends a request whose handler (echo) is running and
+// waiting for the rest of its body, and returns the connection.
+func startSlowRequest(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	// Half a request: the connection is active, the handler not yet run.
-	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: test\r\n"); err != nil {
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, "POST /slow HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nhello"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // the handler is now reading the body
+	return conn
+}
+
+// TestE2EGracefulShutdown: a request in flight when SIGTERM arrives still
+// gets its complete answer, new connections are refused, and the daemon
+// then exits 0.
+func TestE2EGracefulShutdown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "echo.ini")
+	writeFile(t, path, fmt.Sprintf(echoINI, "30s"))
+	d := start(t, "--config-file", path)
+	conn := startSlowRequest(t, d.addr)
 	d.signal(syscall.SIGTERM)
 	d.waitLog(`"msg":"shutting down"`)
-	// New connections are refused once shutdown has begun.
 	refused := false
-	for range 50 {
+	for range 100 {
 		c, err := net.DialTimeout("tcp", d.addr, time.Second)
 		if err != nil {
 			refused = true
@@ -331,7 +366,12 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	if !refused {
 		t.Errorf("new connections still accepted after SIGTERM")
 	}
-	if _, err := io.WriteString(conn, "\r\n"); err != nil {
+	select {
+	case code := <-d.exited:
+		t.Fatalf("exited (%d) with a request in flight", code)
+	default:
+	}
+	if _, err := io.WriteString(conn, "world"); err != nil {
 		t.Fatal(err)
 	}
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -340,11 +380,31 @@ func TestE2EGracefulShutdown(t *testing.T) {
 		t.Fatalf("in-flight request: %v", err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 || string(body) != hello.DefaultMessage {
+	if res.StatusCode != 200 || !strings.Contains(string(body), "/slow") {
 		t.Errorf("in-flight request: %d %q", res.StatusCode, body)
 	}
 	if code := d.wait(10 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM:\n%s", code, d.logs.String())
+	}
+}
+
+// TestE2EShutdownGrace: a request that outlives graceful_shutdown_timeout
+// is cut and the daemon exits on time.
+func TestE2EShutdownGrace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "echo.ini")
+	writeFile(t, path, fmt.Sprintf(echoINI, "1s"))
+	d := start(t, "--config-file", path)
+	startSlowRequest(t, d.addr)
+	begin := time.Now()
+	d.signal(syscall.SIGTERM)
+	if code := d.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if took := time.Since(begin); took < 900*time.Millisecond || took > 3*time.Second {
+		t.Errorf("stopped after %v, want about the 1s grace period", took)
+	}
+	if !strings.Contains(d.logs.String(), "grace period over") {
+		t.Errorf("no log of the cut requests:\n%s", d.logs.String())
 	}
 }
 

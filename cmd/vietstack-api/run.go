@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/vietstack/vietstack-api/apps"
@@ -88,14 +90,47 @@ func plural(n int, noun string) string {
 // printProblems writes each problem on its own line.
 func printProblems(w io.Writer, errs []error) {
 	for _, e := range errs {
-		fmt.Fprintln(w, e.Error())
+		fmt.Fprintln(w, problemText(e))
 	}
 }
 
 func printWarnings(w io.Writer, ws []*paste.Warning) {
 	for _, x := range ws {
-		fmt.Fprintf(w, "warning: %s\n", x.Error())
+		fmt.Fprintf(w, "warning: %s\n", problemText(x))
 	}
+}
+
+// problemText is the text of a problem with its file shown relative to the
+// working directory when it lies below it, as the operator typed it, and
+// the built-in configuration as "(built-in)/api-paste.ini".
+func problemText(err error) string {
+	pe, ok := err.(*paste.Error)
+	if !ok || pe.File == "" {
+		return err.Error()
+	}
+	cp := *pe
+	cp.File = displayPath(pe.File)
+	return cp.Error()
+}
+
+// displayPath shortens an absolute path below the working directory to a
+// relative one.
+func displayPath(file string) string {
+	if file == embeddedPath {
+		return embeddedPath[1:]
+	}
+	if !filepath.IsAbs(file) {
+		return file
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return file
+	}
+	rel, err := filepath.Rel(wd, file)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return file
+	}
+	return rel
 }
 
 // dumpGraph prints the graph of --name (--dump-kind) as JSON without

@@ -57,7 +57,7 @@ func serve(ctx context.Context, src *source, stderr io.Writer) int {
 	gen, appWarn, errs := src.buildApp(ctx)
 	st, srvWarn, serr := src.serverSettings()
 	for _, w := range dedupeWarnings(appWarn, srvWarn) {
-		log.Warn("configuration warning", "warning", w.Error())
+		log.Warn("configuration warning", "warning", problemText(w))
 	}
 	if problems := dedupe(append(errs, serr...)); len(problems) > 0 {
 		if gen != nil {
@@ -167,14 +167,14 @@ func (d *daemon) reload(ctx context.Context) bool {
 	gen, appWarn, errs := d.src.buildApp(ctx)
 	st, srvWarn, serr := d.src.serverSettings()
 	for _, w := range dedupeWarnings(appWarn, srvWarn) {
-		d.log.Warn("configuration warning", "warning", w.Error())
+		d.log.Warn("configuration warning", "warning", problemText(w))
 	}
 	if problems := dedupe(append(errs, serr...)); len(problems) > 0 {
 		if gen != nil {
 			gen.Close()
 		}
 		for _, p := range problems {
-			d.log.Error("configuration problem", "problem", p.Error())
+			d.log.Error("configuration problem", "problem", problemText(p))
 		}
 		d.log.Error("reload failed; still serving the previous configuration",
 			"config", d.src.display(), "problems", len(problems))
