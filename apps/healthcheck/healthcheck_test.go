@@ -503,3 +503,16 @@ func TestOsloConfig(t *testing.T) {
 		t.Error("missing oslo_config_file accepted")
 	}
 }
+
+// ExampleDrain shows how a daemon ties its shutdown to the healthchecks:
+// it owns one Drain, registers the factories with it, and sets it when
+// the stop signal arrives, before draining in-flight requests.
+func ExampleDrain() {
+	drain := &Drain{}
+	reg := pipeline.NewRegistry()
+	Register(reg, WithDrain(drain))
+	// ... build and serve; on SIGTERM:
+	drain.Set()
+	// wait shutdown_delay so load balancers notice the 503s, then
+	// http.Server.Shutdown.
+}

@@ -390,3 +390,27 @@ func benchLog(b *testing.B, text bool) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestLineCapWorstCase: every field filled with the input that escapes
+// longest still gives a line under 16 KiB, so N hostile requests grow the
+// log by at most N × 16 KiB.
+func TestLineCapWorstCase(t *testing.T) {
+	for _, text := range []bool{false, true} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.Path = strings.Repeat("\x1b", 64<<10)
+		r.Method = strings.Repeat("\x01", 1000)
+		r.RemoteAddr = strings.Repeat("\x02", 1000)
+		r.Header.Set("User-Agent", strings.Repeat("\u202e", 10000))
+		setID := func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				pipeline.RequestFrom(r).RequestID = strings.Repeat("\x03", 1000)
+				pipeline.RequestFrom(r).ScriptName = strings.Repeat("\x04", 1000)
+				next.ServeHTTP(w, r)
+			})
+		}
+		lines := serve(t, text, setID(app), r)
+		if len(lines) != 1 || len(lines[0]) >= 16<<10 {
+			t.Errorf("text=%v: %d lines, first %d bytes", text, len(lines), len(lines[0]))
+		}
+	}
+}
