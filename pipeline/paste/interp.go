@@ -29,13 +29,25 @@ type interpLookup func(name string) (raw string, literal, ok bool)
 // other "%" is an error. The assembled result is not scanned again.
 func interpolate(raw string, lookup interpLookup) (string, error) {
 	var b strings.Builder
-	if err := interpSome(&b, raw, raw, lookup, 1); err != nil {
+	refs := 0
+	if err := interpSome(&b, raw, raw, lookup, 1, &refs); err != nil {
 		return "", err
 	}
 	return b.String(), nil
 }
 
-func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth int) error {
+// Bounds on one expansion: references can nest 10 deep and fan out, so
+// without them a small file could expand exponentially.
+const (
+	maxInterpRefs = 10000
+	maxInterpLen  = 1 << 20
+)
+
+func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth int, refs *int) error {
+	if *refs > maxInterpRefs || b.Len() > maxInterpLen {
+		return &interpError{"Unsupported", fmt.Sprintf(
+			"value expands to more than %d references or %d bytes (raw value: %s)", maxInterpRefs, maxInterpLen, pyRepr(top))}
+	}
 	if depth > maxInterpDepth {
 		return &interpError{"InterpolationDepthError", fmt.Sprintf(
 			"recursion limit exceeded in value substitution: a reference cannot be substituted in %d steps (raw value: %s)",
@@ -61,6 +73,7 @@ func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth
 			}
 			name := rest[2:end]
 			rest = rest[end+2:]
+			*refs++
 			v, literal, ok := lookup(name)
 			if !ok {
 				return &interpError{"InterpolationMissingOptionError", fmt.Sprintf(
@@ -68,7 +81,7 @@ func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth
 					pyRepr(name), pyRepr(top))}
 			}
 			if !literal && strings.Contains(v, "%") {
-				if err := interpSome(b, top, v, lookup, depth+1); err != nil {
+				if err := interpSome(b, top, v, lookup, depth+1, refs); err != nil {
 					return err
 				}
 			} else {

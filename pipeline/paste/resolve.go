@@ -14,9 +14,10 @@ import (
 
 // Limits that keep a load bounded whatever the input.
 const (
-	maxDepth    = 64  // nested references (use, pipeline, next, filter-with, routes, config:)
-	maxOpens    = 128 // config files opened, counting re-reads
-	maxContexts = 1 << 16
+	maxDepth    = 64       // nested references (use, pipeline, next, filter-with, routes, config:)
+	maxOpens    = 128      // config files opened, counting re-reads
+	maxContexts = 10000    // contexts built per load (a section reached twice counts twice)
+	maxWork     = 64 << 20 // bytes of option values read per load
 )
 
 // objType is Paste's object type: what a name is resolved as.
@@ -142,6 +143,8 @@ type resolver struct {
 	opens    int
 	stack    []frame
 	contexts int
+	work     int
+	aborted  bool // a global limit was hit: stop resolving, report once
 	top      string
 }
 
@@ -427,6 +430,9 @@ func article(t objType) string {
 // getContext is ConfigLoader.get_context: resolve name as t in the file of
 // l with incoming globals gin (nil at top level without caller globals).
 func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, rf ref) *ctx {
+	if r.aborted {
+		return nil
+	}
 	if absoluteRe.MatchString(name) {
 		return r.loadContext(t, name, l.dir, gin, rf)
 	}
@@ -456,8 +462,13 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 		return nil
 	}
 	r.contexts++
-	if r.contexts > maxContexts {
-		r.failAt(rf, "Unsupported", "more than %d references resolved", maxContexts)
+	for _, k := range sec.Keys {
+		r.work += len(k.Value)
+	}
+	if r.contexts > maxContexts || r.work > maxWork {
+		r.aborted = true
+		r.failAt(rf, "Unsupported", "the configuration expands to more than %d references or %d MiB of values; stopped here",
+			maxContexts, maxWork>>20)
 		return nil
 	}
 	r.stack = append(r.stack, fr)

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestInterpolate(t *testing.T) {
@@ -431,5 +432,42 @@ func TestNoPanicOnOddInput(t *testing.T) {
 		"[app:main]\nfilter-with = main\nuse = egg:A", "[filter-app:main]\nnext = main\nuse = egg:A",
 	} {
 		_, _ = Load("/x.ini", Options{ReadFile: memFS(map[string]string{"/x.ini": in})})
+	}
+}
+
+func TestBounded(t *testing.T) {
+	// Routes fanning out 4 ways, 9 levels deep: 4^9 references.
+	var b strings.Builder
+	for i := 0; i < 9; i++ {
+		next := fmt.Sprintf("m%d", i+1)
+		if i == 8 {
+			next = "app"
+		}
+		fmt.Fprintf(&b, "[composite:m%d]\nuse = egg:Paste#urlmap\n/a = %s\n/b = %s\n/c = %s\n/d = %s\n", i, next, next, next, next)
+	}
+	b.WriteString("[app:app]\nuse = egg:A#app\n")
+	// Interpolation fanning out 50 ways, 9 levels deep.
+	v := strings.Repeat("%(X)s", 50)
+	interp := "[DEFAULT]\n"
+	for c := 'b'; c < 'k'; c++ {
+		interp += string(c) + " = " + strings.ReplaceAll(v, "X", string(c+1)) + "\n"
+	}
+	interp += "k = end\n[app:main]\nuse = egg:A#a\nx = %(b)s\n"
+	files := map[string]string{"/fan.ini": b.String(), "/interp.ini": interp}
+	for _, tc := range []struct{ file, name, want string }{
+		{"/fan.ini", "m0", "expands to more than"},
+		{"/interp.ini", "main", "value expands to more than"},
+	} {
+		start := time.Now()
+		_, err := Load(tc.file, Options{Name: tc.name, ReadFile: memFS(files)})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", tc.file, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s took %v", tc.file, d)
+		}
+		if n := len(Flatten(err)); n > 20 {
+			t.Errorf("%s: %d errors reported", tc.file, n)
+		}
 	}
 }

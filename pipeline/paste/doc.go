@@ -1,0 +1,108 @@
+// Package paste loads Paste Deploy configuration files (OpenStack's
+// api-paste.ini) into a graph of factory references, with Python Paste
+// Deploy 3.0.1's semantics, so that the daemon can compose the same
+// pipeline Paste would, and dump it as the canonical JSON the differential
+// tests compare with the real Paste (../../shared/compat/FORMAT.md).
+//
+// # What is implemented
+//
+// The INI layer is CPython's ConfigParser as Paste configures it:
+// case-sensitive section and option names, "=" or ":" split at the first
+// delimiter, full-line "#"/";" comments only (a "# ..." after a value is
+// part of the value), indented continuation lines (each stripped, indented
+// comment lines dropped, trailing empty lines dropped), strict duplicates,
+// [DEFAULT] (repeatable) folded into every section. gopkg.in/ini.v1 is the
+// tokenizer, wrapped in source.go with the options of ini-v1.md; a line
+// pre-pass supplies every position and reports every structure error of a
+// file at once (and a fuzz target checks that the two agree with a model of
+// ConfigParser on everything the pre-pass accepts).
+//
+// Resolution follows paste.deploy.loadwsgi step by step:
+//
+//   - Section kinds app/application, composite/composit, pipeline,
+//     filter-app (found for applications), filter, server; aliases of one
+//     group: the first with a match wins (a warning names the loser); two
+//     groups: "Ambiguous section names". The default name is main. A name
+//     starting with letters and ":" is a URI: config:PATH[#NAME] (relative
+//     to the including file, "\" to "/", percent-decoded, re-read at every
+//     reference), egg:DIST[#ENTRY] and call:MODULE:OBJECT.
+//   - global_conf is the file's defaults (here, __file__, [DEFAULT]
+//     interpolated, injected incoming globals) overlaid with the incoming
+//     globals; "set NAME" adds to it, "get NAME" copies from it after every
+//     set; keys that are defaults are dropped from local_conf (with the
+//     warning "key 'x' in [app:main] ignored because it is defined in
+//     [DEFAULT]; use 'set x = …'"). filter-with (applications and filters)
+//     and require are taken out; use merges additions, locals and __file__
+//     into the target; a call: target takes its protocol from the section
+//     prefix; explicit paste.*_factory keys pick the protocol per group.
+//   - Interpolation is ours (interp.go): %(name)s looked up in the section,
+//     then the defaults, case-sensitively, recursively up to 10 levels; %%
+//     is %; any other % is an error. Every non-default option of a section
+//     reached is read, so a bad value in an unused key is still an error.
+//   - Pipelines (last element an application, resolved first, then the
+//     filters left to right; the first filter is outermost; only pipeline
+//     and set lines allowed), filter-app with next, filter-with stacking
+//     outward, and Paste's urlmap (egg:Paste#urlmap, call: or explicit
+//     paste.urlmap:urlmap_factory): not_found_app from local or global
+//     conf, every other key a route "[domain HOST [port N]] [/PATH]",
+//     normalised and ordered as Paste does, later duplicates replacing
+//     earlier ones (with a warning). Any other composite is a leaf whose
+//     children the builder resolves with Node.LoadApp and Node.LoadFilter.
+//   - Factories are resolved permissively, as the oracle's stub registry
+//     does (FORMAT.md §2): any well-formed egg, call: or object reference
+//     is accepted; the builder decides whether the factory exists.
+//
+// # Deliberate deviations from Paste Deploy
+//
+//  1. filter-with is applied to any application-typed target (a pipeline,
+//     a filter-app, a section whose use target has its own filter-with);
+//     Paste returns an unusable filter function there.
+//  2. A section that uses a section with its own filter-with passes its
+//     locals and set values on to the wrapped factory; Paste drops them
+//     when that target resolves through use.
+//  3. A composite resolves its children in the file that defines it, also
+//     when reached through use = config:...; Paste uses the referring file.
+//  4. use = call:... in a [filter-app:] section is a filter factory; Paste
+//     fails with "Protocol 'paste.filter-app_factory' unknown".
+//  5. call: outside use (a pipeline element, next, filter-with, a urlmap
+//     route) takes the protocol of the requested type; Paste fails with
+//     "Protocol None unknown".
+//  6. An empty interpolated [DEFAULT] value stays empty in global_conf;
+//     Paste puts the raw text back.
+//  7. Cycles (use, pipelines, filter-with, next, config: self-includes,
+//     urlmap routes, composites' children) are detected and reported with
+//     their path, "reference cycle: pipeline:a -> app:b -> pipeline:a"
+//     (Error.Class "Cycle"); Paste overflows the stack.
+//  8. The loader's own here and __file__ are substituted literally, so a
+//     "%" in the directory name is harmless; Paste fails on it.
+//  9. Python's raw KeyError (get of a missing global), IndexError (empty
+//     pipeline), AttributeError (malformed object reference) and
+//     AssertionError (urlmap key) become positioned errors; Error.Class
+//     keeps the Python class name.
+//  10. The pre-pass rejects, with a positioned error, constructs where
+//     ini.v1 and ConfigParser would read different things: a blank or
+//     column-1 comment line inside a continued value followed by more
+//     indented lines, indented keys and headers outside a value, values
+//     starting with ` or """, keys "-" or starting with a quote, control
+//     characters, unusual Unicode spaces and invalid UTF-8. A UTF-8 BOM is
+//     accepted (ConfigParser chokes on it).
+//  11. Pipeline elements and route values starting with "#" or ";" are
+//     reported as inline comments rather than looked up as sections; an
+//     "http://host/path = app" urlmap line (read as key "http") is reported
+//     with the "domain host /path" spelling.
+//
+// # Errors
+//
+// Load returns a List of *Error, every independent problem of one pass
+// (every bad line of a file; every unresolvable pipeline element, route or
+// interpolation), each "file:line: [section] key: message", with "did you
+// mean" suggestions for section and option names, hints for a name that
+// exists under another prefix, and messages close to Paste's. The first
+// element is the problem Paste itself would raise.
+//
+// # Limits
+//
+// Files are limited to 4 MiB, config files opened per load to 128,
+// nesting to 64 levels and references to 65536; none of this depends on
+// the input being well-formed, and no input panics.
+package paste
