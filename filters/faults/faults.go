@@ -6,8 +6,8 @@
 //     text by default, HTML for text/html or */*, JSON for
 //     application/json; HEAD gets the HTML content type and no body);
 //   - "faultwrap", nova's FaultWrapper style: the answer is an OpenStack
-//     JSON fault, {"computeFault": {"code": 500, "message": "...",
-//     "request_id": "req-..."}}.
+//     JSON fault, {"computeFault": {"code": 500, "title": "Internal Server
+//     Error", "message": "...", "request_id": "req-..."}}.
 //
 // In Go a failure below is a panic. The panic value and the stack never
 // reach the client; they are logged once, at ERROR, with the request
@@ -279,7 +279,7 @@ func writeFault(w http.ResponseWriter, r *http.Request, key []byte, requestID st
 	body := make([]byte, 0, 192)
 	body = append(body, '{')
 	body = append(body, key...)
-	body = append(body, `: {"code": 500, "message": `...)
+	body = append(body, `: {"code": 500, "title": "Internal Server Error", "message": `...)
 	body = strconv.AppendQuote(body, FaultMessage)
 	if requestID != "" {
 		id, _ := json.Marshal(requestID)

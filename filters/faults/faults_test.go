@@ -125,7 +125,7 @@ func TestFaultWrap(t *testing.T) {
 		t.Fatalf("body %q: %v", w.Body, err)
 	}
 	f := body["computeFault"]
-	if f["code"] != float64(500) || f["message"] != FaultMessage || f["request_id"] != "req-00000000-0000-4000-8000-000000000001" {
+	if f["code"] != float64(500) || f["title"] != "Internal Server Error" || f["message"] != FaultMessage || f["request_id"] != "req-00000000-0000-4000-8000-000000000001" {
 		t.Errorf("fault = %v", f)
 	}
 	for _, leak := range []string{"secret", "goroutine", ".go:", "errors.errorString", "10.0.0.3"} {
