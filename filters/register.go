@@ -10,6 +10,7 @@ import (
 	"github.com/vietstack/vietstack-api/filters/noauth"
 	"github.com/vietstack/vietstack-api/filters/osprofiler"
 	"github.com/vietstack/vietstack-api/filters/passthrough"
+	"github.com/vietstack/vietstack-api/filters/proxyheaders"
 	"github.com/vietstack/vietstack-api/filters/requestid"
 	"github.com/vietstack/vietstack-api/filters/sizelimit"
 	"github.com/vietstack/vietstack-api/pipeline"
@@ -25,6 +26,7 @@ func Register(reg *pipeline.Registry) {
 	noauth.Register(reg)
 	osprofiler.Register(reg)
 	passthrough.Register(reg)
+	proxyheaders.Register(reg)
 	requestid.Register(reg)
 	sizelimit.Register(reg)
 }
