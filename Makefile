@@ -12,8 +12,10 @@ LDFLAGS  := -X main.version=$(VERSION)
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
 # Debian packages the tests need; `make deps` (run by `make test`) installs
-# the missing ones with apt-get. gcc and libc6-dev are for -race (cgo).
-DEB_PACKAGES ?= gcc libc6-dev
+# the missing ones with apt-get: gcc and libc6-dev for -race (cgo); python3
+# for the oslo-diff corpus (e2e/); python3-keystone, curl and jq for the real
+# Keystone the authtoken tests start (../shared/tools/keystone).
+DEB_PACKAGES ?= gcc libc6-dev python3 curl jq python3-keystone
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test deps vet unit e2e bench fuzz check clean readme
@@ -37,7 +39,7 @@ deps:
 	for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		$(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	fi
 
 vet:
