@@ -45,7 +45,7 @@ type Options struct {
 	Destination   string            `ini:"destination" default:"stderr" doc:"where lines go: stderr, stdout, discard, or a file path (opened for append, created with mode 0640; reopened on reload)"`
 	Format        string            `ini:"format" default:"json" doc:"json (one object per line) or text (logfmt)"`
 	FlushInterval time.Duration     `ini:"flush_interval" default:"1s" doc:"how often buffered lines are written out"`
-	BufferSize    pipeline.ByteSize `ini:"buffer_size" default:"64KiB" doc:"write out early once this much is buffered; beyond 8 times this, lines are dropped (and counted) until the destination catches up"`
+	BufferSize    pipeline.ByteSize `ini:"buffer_size" default:"64KiB" doc:"write out early once this much is buffered; beyond 64 times this (4 MiB by default), lines are dropped (and counted) while the destination is stuck"`
 }
 
 // Validate checks the options.
@@ -60,8 +60,8 @@ func (o *Options) Validate() error {
 	if o.FlushInterval < time.Millisecond || o.FlushInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("flush_interval: %s is outside 1ms..1m", o.FlushInterval))
 	}
-	if o.BufferSize < 4<<10 || o.BufferSize > 64<<20 {
-		errs = append(errs, fmt.Errorf("buffer_size: %s is outside 4KiB..64MiB", o.BufferSize))
+	if o.BufferSize < 4<<10 || o.BufferSize > 1<<20 {
+		errs = append(errs, fmt.Errorf("buffer_size: %s is outside 4KiB..1MiB", o.BufferSize))
 	}
 	return errors.Join(errs...)
 }

@@ -10,10 +10,12 @@ import (
 // Sink is a buffered log destination written off the request path: Append
 // copies a line into an in-memory buffer under a mutex (no system call),
 // and a background goroutine writes the buffer out every flush interval,
-// or sooner once it holds limit bytes. While the destination is slower
-// than the traffic, the buffer grows up to 8 × limit; lines beyond that
-// are dropped and counted, and the count is reported through the logger
-// (memory stays bounded and requests never wait on the disk).
+// or sooner once it holds limit bytes. Should the buffer reach 64 × limit
+// before the goroutine runs, the request that finds it full writes it out
+// itself (one write per 64 × limit bytes); should the goroutine be blocked
+// in a write to a slow destination, lines are dropped instead, counted,
+// and the count is reported through the logger: memory stays bounded and
+// requests never wait on a stuck disk.
 //
 // A Sink is safe for concurrent use. Close stops the goroutine, writes
 // what is left and closes the destination; lines appended after Close are
@@ -27,6 +29,7 @@ type Sink struct {
 	dropped uint64
 	closed  bool
 
+	flushMu sync.Mutex
 	w       io.Writer
 	closer  io.Closer
 	logger  *slog.Logger
@@ -49,7 +52,7 @@ func NewSink(w io.Writer, closer io.Closer, limit int, interval time.Duration, l
 		buf:    make([]byte, 0, limit),
 		spare:  make([]byte, 0, limit),
 		limit:  limit,
-		max:    8 * limit,
+		max:    64 * limit,
 		w:      w,
 		closer: closer,
 		logger: logger,
@@ -66,6 +69,17 @@ func NewSink(w io.Writer, closer io.Closer, limit int, interval time.Duration, l
 // calls unlock with the result.
 func (s *Sink) lock() []byte {
 	s.mu.Lock()
+	if len(s.buf) >= s.max && !s.closed {
+		// The flusher is behind. If it is merely not scheduled yet (and
+		// not blocked in a write), write out here, once per 8 × limit
+		// bytes; if it is busy writing, drop rather than wait.
+		s.mu.Unlock()
+		if s.flushMu.TryLock() {
+			s.flushLocked()
+			s.flushMu.Unlock()
+		}
+		s.mu.Lock()
+	}
 	if s.closed || len(s.buf) >= s.max {
 		s.dropped++
 		s.mu.Unlock()
@@ -110,9 +124,16 @@ func (s *Sink) run(interval time.Duration) {
 	}
 }
 
-// flush writes the buffered lines out. Only the flusher goroutine (and
-// Close, after it stopped) calls it, so spare is its own.
+// flush writes the buffered lines out.
 func (s *Sink) flush() {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.flushLocked()
+}
+
+// flushLocked is flush with flushMu held; flushMu guards spare, the
+// destination and the error state.
+func (s *Sink) flushLocked() {
 	s.mu.Lock()
 	out := s.buf
 	s.buf = s.spare[:0]
