@@ -71,7 +71,7 @@ func (s *Sink) lock() []byte {
 	s.mu.Lock()
 	if len(s.buf) >= s.max && !s.closed {
 		// The flusher is behind. If it is merely not scheduled yet (and
-		// not blocked in a write), write out here, once per 8 × limit
+		// not blocked in a write), write out here, once per 64 × limit
 		// bytes; if it is busy writing, drop rather than wait.
 		s.mu.Unlock()
 		if s.flushMu.TryLock() {
