@@ -4,6 +4,7 @@ package filters
 
 import (
 	"github.com/vietstack/vietstack-api/filters/accesslog"
+	"github.com/vietstack/vietstack-api/filters/cors"
 	"github.com/vietstack/vietstack-api/filters/debuglog"
 	"github.com/vietstack/vietstack-api/filters/faults"
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
@@ -20,6 +21,7 @@ import (
 // daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
 	accesslog.Register(reg)
+	cors.Register(reg)
 	debuglog.Register(reg)
 	faults.Register(reg)
 	keystonecontext.Register(reg)
