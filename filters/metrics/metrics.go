@@ -1,0 +1,337 @@
+// Package metrics is the Prometheus instrumentation of a pipeline: a
+// "metrics" filter that counts and times the requests that pass through
+// it, and a "metrics_app" application (also reachable as
+// egg:vietstack#metrics in an app section) that serves the exposition
+// format. Both use github.com/prometheus/client_golang.
+//
+// # One registry per process
+//
+// Pipelines are rebuilt on every reload, so a filter must not own its
+// metric vectors: registering them again would fail, and counters would
+// restart from zero. Instead [Register] creates one [Registry] — a private
+// prometheus.Registry holding the vectors and the Go and process
+// collectors — and hands it to both factories it registers. The daemon
+// calls Register once with its one pipeline.Registry, so there is one
+// metrics registry per process; each rebuilt filter only resolves its
+// label children in it. There is no package-level state: tests make their
+// own with [NewRegistry] and [RegisterWith].
+//
+// # Metrics and labels
+//
+//	vietstack_http_requests_total{pipeline, route, method, class}
+//	vietstack_http_request_duration_seconds{pipeline, route}   (histogram)
+//	vietstack_http_requests_in_flight{pipeline}
+//
+// Labels are bounded by construction, never taken from the raw path:
+// pipeline is the filter's pipeline option (default: its section name);
+// route is the ScriptName the urlmap routed the request to ("/" when
+// none), at most max_routes distinct values per filter and "other"
+// beyond; method is one of the nine standard methods or "other"; class is
+// the status class "1xx" to "5xx".
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vietstack/vietstack-api/pipeline"
+)
+
+// Registry is a process's metrics: a private Prometheus registry with the
+// request vectors the filters feed and the Go and process collectors. It
+// is safe for concurrent use.
+type Registry struct {
+	prom     *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inflight *prometheus.GaugeVec
+}
+
+// DurationBuckets are the request-duration histogram buckets, in seconds.
+var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// NewRegistry returns a new Registry with its collectors registered.
+func NewRegistry() *Registry {
+	r := &Registry{
+		prom: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vietstack", Subsystem: "http", Name: "requests_total",
+			Help: "Requests answered, by pipeline, routed script name, method and status class.",
+		}, []string{"pipeline", "route", "method", "class"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "vietstack", Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "Time from entering the metrics filter until the handler returned.",
+			Buckets: DurationBuckets,
+		}, []string{"pipeline", "route"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "vietstack", Subsystem: "http", Name: "requests_in_flight",
+			Help: "Requests inside the metrics filter now.",
+		}, []string{"pipeline"}),
+	}
+	r.prom.MustRegister(r.requests, r.duration, r.inflight,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// Prometheus returns the underlying registry, for registering more
+// collectors.
+func (r *Registry) Prometheus() *prometheus.Registry { return r.prom }
+
+// Handler returns an http.Handler serving r in the Prometheus text (or
+// OpenMetrics, when asked for) exposition format, with at most
+// maxInFlight concurrent scrapes and a timeout per scrape.
+func (r *Registry) Handler(maxInFlight int, timeout time.Duration) http.Handler {
+	return promhttp.HandlerFor(r.prom, promhttp.HandlerOpts{
+		Registry:            r.prom,
+		MaxRequestsInFlight: maxInFlight,
+		Timeout:             timeout,
+		EnableOpenMetrics:   true,
+		ErrorHandling:       promhttp.ContinueOnError,
+	})
+}
+
+// Register creates the process's Registry and registers both factories
+// with it: call it once per pipeline.Registry.
+func Register(reg *pipeline.Registry) { RegisterWith(reg, NewRegistry()) }
+
+// RegisterWith registers the "metrics" filter and the "metrics_app"
+// application, feeding and serving m, and the aliases that make
+// egg:vietstack#metrics name the filter in a filter section and the app in
+// an app section.
+func RegisterWith(reg *pipeline.Registry, m *Registry) {
+	reg.Filter("metrics", m.FilterFactory, pipeline.Info{
+		Doc:     "counts and times requests per pipeline, route, method and status class (Prometheus; bounded labels)",
+		Options: Options{},
+	})
+	reg.App("metrics_app", m.AppFactory, pipeline.Info{
+		Doc:     "serves the process's Prometheus metrics (requests, Go runtime, process) in the exposition format",
+		Options: AppOptions{},
+	})
+	for _, a := range []string{"egg:vietstack#metrics", "egg:vietstack-api#metrics"} {
+		reg.Alias(a, "metrics")
+		reg.Alias(a, "metrics_app")
+	}
+}
+
+// Options are the options of the metrics filter.
+type Options struct {
+	Pipeline  string `ini:"pipeline" doc:"value of the pipeline label (default: the filter's section name)"`
+	MaxRoutes int    `ini:"max_routes" default:"64" doc:"distinct route labels this filter may create; later routes count as \"other\""`
+}
+
+// Validate checks the options that need more than parsing.
+func (o *Options) Validate() error {
+	if o.MaxRoutes < 1 || o.MaxRoutes > 10000 {
+		return errors.New("max_routes must be between 1 and 10000")
+	}
+	return nil
+}
+
+// AppOptions are the options of the metrics app.
+type AppOptions struct {
+	MaxInFlight int           `ini:"max_requests_in_flight" default:"4" doc:"concurrent scrapes; more get 503"`
+	Timeout     time.Duration `ini:"timeout" default:"10s" doc:"bound on one scrape; exceeded gives 503"`
+}
+
+// Validate checks the options that need more than parsing.
+func (o *AppOptions) Validate() error {
+	if o.MaxInFlight < 1 {
+		return errors.New("max_requests_in_flight must be positive")
+	}
+	if o.Timeout <= 0 {
+		return errors.New("timeout must be positive")
+	}
+	return nil
+}
+
+// AppFactory is the metrics_app AppFactory.
+func (m *Registry) AppFactory(ctx context.Context, c *pipeline.Config) (http.Handler, error) {
+	var o AppOptions
+	if err := c.Decode(&o); err != nil {
+		return nil, err
+	}
+	return m.Handler(o.MaxInFlight, o.Timeout), nil
+}
+
+// FilterFactory is the metrics FilterFactory.
+func (m *Registry) FilterFactory(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
+	var o Options
+	if err := c.Decode(&o); err != nil {
+		return nil, err
+	}
+	if o.Pipeline == "" {
+		o.Pipeline = c.Name
+		if _, name, ok := strings.Cut(c.Name, ":"); ok {
+			o.Pipeline = name
+		}
+	}
+	return m.Middleware(o)
+}
+
+// Middleware returns the instrumenting filter for o.
+func (m *Registry) Middleware(o Options) (pipeline.Middleware, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	f := &filter{m: m, pipeline: o.Pipeline, maxRoutes: o.MaxRoutes, inflight: m.inflight.WithLabelValues(o.Pipeline)}
+	f.other = f.newRoute("other")
+	empty := map[string]*route{}
+	f.routes.Store(&empty)
+	return f.wrap, nil
+}
+
+// methods are the method label values; index len(methods) is "other".
+var methods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "other"}
+
+var classes = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func methodIndex(m string) int {
+	switch m {
+	case "GET":
+		return 0
+	case "HEAD":
+		return 1
+	case "POST":
+		return 2
+	case "PUT":
+		return 3
+	case "PATCH":
+		return 4
+	case "DELETE":
+		return 5
+	case "OPTIONS":
+		return 6
+	case "CONNECT":
+		return 7
+	case "TRACE":
+		return 8
+	}
+	return 9
+}
+
+// lazyCounter resolves its label child on first use, so only the
+// combinations that happen become series.
+type lazyCounter struct {
+	once sync.Once
+	c    prometheus.Counter
+}
+
+type route struct {
+	name     string
+	duration prometheus.Observer
+	counts   [len(methods)][len(classes)]lazyCounter
+}
+
+type filter struct {
+	m         *Registry
+	pipeline  string
+	maxRoutes int
+	inflight  prometheus.Gauge
+	other     *route
+	// routes is copied on write (under mu) and read without locks.
+	routes atomic.Pointer[map[string]*route]
+	mu     sync.Mutex
+}
+
+func (f *filter) newRoute(name string) *route {
+	return &route{name: name, duration: f.m.duration.WithLabelValues(f.pipeline, name)}
+}
+
+// route returns the label children of the routed script name.
+func (f *filter) route(script string) *route {
+	if script == "" {
+		script = "/"
+	}
+	if rt, ok := (*f.routes.Load())[script]; ok {
+		return rt
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur := *f.routes.Load()
+	if rt, ok := cur[script]; ok {
+		return rt
+	}
+	if len(cur) >= f.maxRoutes {
+		return f.other
+	}
+	next := make(map[string]*route, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	rt := f.newRoute(script)
+	next[script] = rt
+	f.routes.Store(&next)
+	return rt
+}
+
+func (f *filter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := pipeline.RequestFrom(r)
+		var rec *statusWriter
+		if st == nil {
+			rec = &statusWriter{ResponseWriter: w}
+			w = rec
+		}
+		f.inflight.Inc()
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		d := time.Since(start)
+		f.inflight.Dec()
+
+		var status int
+		script := ""
+		if st != nil {
+			status, script = st.Status(), st.ScriptName
+		} else {
+			status = rec.status
+		}
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http sends 200
+		}
+		cls := status/100 - 1
+		if cls < 0 || cls >= len(classes) {
+			cls = len(classes) - 1
+		}
+		rt := f.route(script)
+		rt.duration.Observe(d.Seconds())
+		mi := methodIndex(r.Method)
+		lc := &rt.counts[mi][cls]
+		lc.once.Do(func() {
+			lc.c = f.m.requests.WithLabelValues(f.pipeline, rt.name, methods[mi], classes[cls])
+		})
+		lc.c.Inc()
+	})
+}
+
+// statusWriter records the status for requests that did not come through
+// a pipeline root (direct use in tests).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
