@@ -41,9 +41,9 @@ type Options struct {
 	AllowMethods     []string `ini:"allow_methods" default:"OPTIONS,GET,HEAD,POST,PUT,DELETE,TRACE,PATCH" doc:"methods a preflight may ask for (case-sensitive)"`
 	AllowHeaders     []string `ini:"allow_headers" doc:"request headers a preflight may ask for, besides the simple ones"`
 
-	_ struct{} `ini:"oslo_config_project,ignore" doc:"oslo.config project whose config file supplies the [cors] options"`
-	_ struct{} `ini:"oslo_config_file,ignore" doc:"the oslo.config file to read instead of the project's standard ones"`
-	_ struct{} `ini:"oslo_config_program,ignore" doc:"oslo.config program name (an extra PROGRAM.conf is searched)"`
+	OsloConfigProject string `ini:"oslo_config_project" doc:"oslo.config project whose config file supplies the [cors] options"`
+	OsloConfigFile    string `ini:"oslo_config_file" doc:"the oslo.config file to read instead of the project's standard ones"`
+	OsloConfigProgram string `ini:"oslo_config_program" doc:"oslo.config program name (an extra PROGRAM.conf is searched)"`
 }
 
 // projectDefaults are the CORS defaults projects set in code with

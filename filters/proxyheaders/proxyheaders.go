@@ -30,9 +30,9 @@ type Options struct {
 	EnableProxyHeadersParsing bool     `ini:"enable_proxy_headers_parsing" default:"false" doc:"believe Forwarded / X-Forwarded-* request headers (only behind a proxy that sets them)"`
 	TrustedProxies            []string `ini:"trusted_proxies" doc:"addresses or CIDRs of the proxies whose headers are believed; empty means any peer, as oslo"`
 
-	_ struct{} `ini:"oslo_config_project,ignore" doc:"oslo.config project whose config file supplies [oslo_middleware] options"`
-	_ struct{} `ini:"oslo_config_file,ignore" doc:"the oslo.config file to read instead of the project's standard ones"`
-	_ struct{} `ini:"oslo_config_program,ignore" doc:"oslo.config program name (an extra PROGRAM.conf is searched)"`
+	OsloConfigProject string `ini:"oslo_config_project" doc:"oslo.config project whose config file supplies [oslo_middleware] options"`
+	OsloConfigFile    string `ini:"oslo_config_file" doc:"the oslo.config file to read instead of the project's standard ones"`
+	OsloConfigProgram string `ini:"oslo_config_program" doc:"oslo.config program name (an extra PROGRAM.conf is searched)"`
 }
 
 // Register registers the http_proxy_to_wsgi filter in reg with every

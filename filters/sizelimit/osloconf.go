@@ -45,7 +45,8 @@ func mergedConf(c *pipeline.Config) map[string]string {
 // no error) when the section names no oslo_config_project: oslo then reads
 // the service's global configuration, which this daemon does not have, so
 // only Paste keys and defaults apply. With oslo_config_file the file must
-// exist; otherwise the project's standard files are searched as oslo.config
+// exist (a relative path is taken from the paste file's directory, the
+// global conf's "here"); otherwise the project's standard files are searched as oslo.config
 // does (~/.P/P.conf, ~/P.conf, /etc/P/P.conf, /etc/P.conf, the first found,
 // and the same for oslo_config_program), and finding none is not an error.
 func loadOslo(c *pipeline.Config) (*osloConfig, error) {
@@ -58,6 +59,9 @@ func loadOslo(c *pipeline.Config) (*osloConfig, error) {
 	key := "oslo_config_project"
 	if f := strings.TrimSpace(conf["oslo_config_file"]); f != "" {
 		key = "oslo_config_file"
+		if here := c.Global["here"]; !filepath.IsAbs(f) && here != "" {
+			f = filepath.Join(here, f) // relative to the paste file, like %(here)s
+		}
 		o.files = []string{f}
 	} else {
 		o.files = findOsloFiles(project, strings.TrimSpace(conf["oslo_config_program"]))
@@ -185,8 +189,8 @@ func decodeConf(c *pipeline.Config, opts any, file func(key string) (value, wher
 	fromFile := map[string]string{}
 	var wheres []string
 	for _, d := range pipeline.OptionDocs(opts) {
-		if d.Type == "ignored" {
-			continue
+		if d.Type == "ignored" || strings.HasPrefix(d.Name, "oslo_config_") {
+			continue // the oslo_config_* keys are read by loadOslo
 		}
 		if _, ok := merged[d.Name]; ok {
 			continue

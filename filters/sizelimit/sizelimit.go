@@ -33,9 +33,9 @@ const DefaultLimit = 114688
 type Options struct {
 	MaxRequestBodySize pipeline.ByteSize `ini:"max_request_body_size" default:"114688" doc:"largest request body accepted, in bytes (units such as KiB allowed); larger ones get 413"`
 
-	_ struct{} `ini:"oslo_config_project,ignore" doc:"oslo.config project whose config file supplies [oslo_middleware] options"`
-	_ struct{} `ini:"oslo_config_file,ignore" doc:"the oslo.config file to read instead of the project's standard ones"`
-	_ struct{} `ini:"oslo_config_program,ignore" doc:"oslo.config program name (an extra PROGRAM.conf is searched)"`
+	OsloConfigProject string `ini:"oslo_config_project" doc:"oslo.config project whose config file supplies [oslo_middleware] options"`
+	OsloConfigFile    string `ini:"oslo_config_file" doc:"the oslo.config file to read instead of the project's standard ones"`
+	OsloConfigProgram string `ini:"oslo_config_program" doc:"oslo.config program name (an extra PROGRAM.conf is searched)"`
 }
 
 // Register registers the sizelimit filter in reg with every Python

@@ -345,6 +345,7 @@ func TestFactory(t *testing.T) {
 		{"global conf", nil, map[string]string{"max_request_body_size": "2048", "here": "/x"}, 2048, ""},
 		{"local beats global", map[string]string{"max_request_body_size": "512"}, map[string]string{"max_request_body_size": "2048"}, 512, ""},
 		{"oslo [oslo_middleware]", map[string]string{"oslo_config_project": "p", "oslo_config_file": mw}, nil, 300, ""},
+		{"oslo file relative to the paste file", map[string]string{"oslo_config_project": "p", "oslo_config_file": "mw.conf"}, map[string]string{"here": dir}, 300, ""},
 		{"oslo legacy osapi key", map[string]string{"oslo_config_project": "p", "oslo_config_file": legacy}, nil, 400, ""},
 		{"oslo keystone DEFAULT key", map[string]string{"oslo_config_project": "p", "oslo_config_file": keystone}, nil, 500, ""},
 		{"paste key beats oslo file", map[string]string{"oslo_config_project": "p", "oslo_config_file": mw, "max_request_body_size": "700"}, nil, 700, ""},
