@@ -8,7 +8,10 @@ import (
 	"github.com/vietstack/vietstack-api/apps/echo"
 	"github.com/vietstack/vietstack-api/apps/healthcheck"
 	"github.com/vietstack/vietstack-api/apps/hello"
+	"github.com/vietstack/vietstack-api/apps/proxy"
+	"github.com/vietstack/vietstack-api/apps/static"
 	"github.com/vietstack/vietstack-api/apps/text"
+	"github.com/vietstack/vietstack-api/apps/versions"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
 
@@ -20,5 +23,8 @@ func Register(reg *pipeline.Registry) {
 	echo.Register(reg)
 	healthcheck.Register(reg)
 	hello.Register(reg)
+	proxy.Register(reg)
+	static.Register(reg)
 	text.Register(reg)
+	versions.Register(reg)
 }

@@ -7,13 +7,20 @@ import (
 	"github.com/vietstack/vietstack-api/filters/cors"
 	"github.com/vietstack/vietstack-api/filters/debuglog"
 	"github.com/vietstack/vietstack-api/filters/faults"
+	"github.com/vietstack/vietstack-api/filters/gzip"
+	"github.com/vietstack/vietstack-api/filters/headers"
+	"github.com/vietstack/vietstack-api/filters/ipfilter"
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
+	"github.com/vietstack/vietstack-api/filters/maintenance"
+	"github.com/vietstack/vietstack-api/filters/metrics"
 	"github.com/vietstack/vietstack-api/filters/noauth"
 	"github.com/vietstack/vietstack-api/filters/osprofiler"
 	"github.com/vietstack/vietstack-api/filters/passthrough"
 	"github.com/vietstack/vietstack-api/filters/proxyheaders"
+	"github.com/vietstack/vietstack-api/filters/ratelimit"
 	"github.com/vietstack/vietstack-api/filters/requestid"
 	"github.com/vietstack/vietstack-api/filters/sizelimit"
+	"github.com/vietstack/vietstack-api/filters/timeout"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
 
@@ -24,11 +31,18 @@ func Register(reg *pipeline.Registry) {
 	cors.Register(reg)
 	debuglog.Register(reg)
 	faults.Register(reg)
+	gzip.Register(reg)
+	headers.Register(reg)
+	ipfilter.Register(reg)
 	keystonecontext.Register(reg)
+	maintenance.Register(reg)
+	metrics.Register(reg)
 	noauth.Register(reg)
 	osprofiler.Register(reg)
 	passthrough.Register(reg)
 	proxyheaders.Register(reg)
+	ratelimit.Register(reg)
 	requestid.Register(reg)
 	sizelimit.Register(reg)
+	timeout.Register(reg)
 }
