@@ -4,6 +4,8 @@ package filters
 
 import (
 	"github.com/vietstack/vietstack-api/filters/accesslog"
+	"github.com/vietstack/vietstack-api/filters/authtoken"
+	"github.com/vietstack/vietstack-api/filters/basicauth"
 	"github.com/vietstack/vietstack-api/filters/cors"
 	"github.com/vietstack/vietstack-api/filters/debuglog"
 	"github.com/vietstack/vietstack-api/filters/faults"
@@ -28,6 +30,8 @@ import (
 // daemon calls it once at start-up; there are no init() side effects.
 func Register(reg *pipeline.Registry) {
 	accesslog.Register(reg)
+	authtoken.Register(reg)
+	basicauth.Register(reg)
 	cors.Register(reg)
 	debuglog.Register(reg)
 	faults.Register(reg)
