@@ -88,7 +88,7 @@ func Build(ctx context.Context, g *paste.Graph, opts BuildOptions) (*Generation,
 		_ = runClosers(b.closers)
 		return nil, b.errs
 	}
-	return &Generation{Handler: Root(h), Graph: g, closers: b.closers}, nil
+	return &Generation{Handler: &root{next: h, log: b.log}, Graph: g, closers: b.closers}, nil
 }
 
 // BuildServer decodes the server node of g (a graph loaded with

@@ -2,8 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
+	"strconv"
 	"time"
 )
 
@@ -52,39 +58,108 @@ func RequestFrom(r *http.Request) *Request {
 	return s
 }
 
-// Status returns the response status written so far (0 before the header
-// is written).
+// Status returns the response status the handlers chose so far (0 before
+// any WriteHeader or Write), whether or not it has reached the wire yet.
 func (s *Request) Status() int { return s.w.status }
+
+// Committed reports whether the response status has been sent on to the
+// server, after which it can no longer change. The status is held back
+// from WriteHeader until the first body byte, a Flush, or the end of the
+// request, as a WSGI server holds start_response until the body starts.
+func (s *Request) Committed() bool { return s.w.committed }
+
+// ResetResponse forgets a status that was chosen but not yet committed, so
+// that an error handler can answer instead of a failed handler. It reports
+// false (and changes nothing) once the response is committed. Response
+// headers are left alone: the caller decides which to keep.
+func (s *Request) ResetResponse() bool {
+	if s.w.committed {
+		return false
+	}
+	s.w.status = 0
+	return true
+}
 
 // BytesWritten returns the number of response body bytes written so far.
 func (s *Request) BytesWritten() int64 { return s.w.bytes }
 
 // ResponseWriter is the single writer wrapper a root installs: it records
-// the status and the body size. Unwrap gives the server's writer, so
-// http.ResponseController (Flush, Hijack, deadlines) works through it.
+// the status and the body size, and holds the status back until the body
+// starts (see Request.Committed). Informational (1xx) statuses pass
+// straight through. Flush commits and flushes; Unwrap gives the server's
+// writer, so http.ResponseController (Hijack, deadlines) works through it.
 type ResponseWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status    int
+	bytes     int64
+	committed bool
 }
 
-// WriteHeader records the status and forwards it.
+// WriteHeader records the status; it is sent with the first body byte, a
+// Flush, or when the request ends. Later calls are ignored, as net/http
+// ignores a superfluous WriteHeader.
 func (w *ResponseWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
+	if code < 200 {
+		if !w.committed {
+			w.ResponseWriter.WriteHeader(code)
+		}
+		return
+	}
+	if w.status == 0 {
 		w.status = code
 	}
-	w.ResponseWriter.WriteHeader(code)
 }
 
-// Write records the size and forwards the body bytes.
-func (w *ResponseWriter) Write(p []byte) (int, error) {
+func (w *ResponseWriter) commit() {
+	if w.committed {
+		return
+	}
+	w.committed = true
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	w.ResponseWriter.WriteHeader(w.status)
+}
+
+// Write commits the status and forwards the body bytes.
+func (w *ResponseWriter) Write(p []byte) (int, error) {
+	if !w.committed {
+		w.commit()
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
 	return n, err
 }
+
+// ReadFrom commits the status and copies from src, using the server's
+// zero-copy path (sendfile) when it has one.
+func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.committed {
+		w.commit()
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
+	}
+	w.bytes += n
+	return n, err
+}
+
+type writerOnly struct{ io.Writer }
+
+// FlushError commits the status and flushes buffered data to the client.
+func (w *ResponseWriter) FlushError() error {
+	if !w.committed {
+		w.commit()
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush is FlushError without the error, for http.Flusher.
+func (w *ResponseWriter) Flush() { _ = w.FlushError() }
 
 // Unwrap returns the wrapped writer (for http.ResponseController).
 func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -95,27 +170,82 @@ type state struct {
 	w   ResponseWriter
 }
 
-// Root returns the handler every generation puts in front of its
-// top-level app: it attaches the Request state and the recording writer.
-func Root(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &state{}
-		st.w.ResponseWriter = w
-		st.req.w = &st.w
-		st.req.Start = time.Now()
-		st.req.RemoteAddr = r.RemoteAddr
-		st.req.Scheme = "http"
-		if r.TLS != nil {
-			st.req.Scheme = "https"
-		}
-		if r.URL != nil {
-			st.req.url = *r.URL
-		}
-		r2 := r.WithContext(context.WithValue(r.Context(), ctxKey{}, &st.req))
-		r2.URL = &st.req.url
-		next.ServeHTTP(&st.w, r2)
-	})
+// Root returns the handler every generation puts in front of its top-level
+// app: it attaches the Request state and the recording writer, commits a
+// status still held back when the app returns, and answers 500 for a panic
+// nothing below handled (logged once with slog.Default, without request
+// headers). A panic after the response was committed aborts the
+// connection; http.ErrAbortHandler passes through untouched.
+func Root(next http.Handler) http.Handler { return &root{next: next} }
+
+type root struct {
+	next http.Handler
+	log  *slog.Logger
 }
+
+func (h *root) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := &state{}
+	st.w.ResponseWriter = w
+	st.req.w = &st.w
+	st.req.Start = time.Now()
+	st.req.RemoteAddr = r.RemoteAddr
+	st.req.Scheme = "http"
+	if r.TLS != nil {
+		st.req.Scheme = "https"
+	}
+	if r.URL != nil {
+		st.req.url = *r.URL
+	}
+	r2 := r.WithContext(context.WithValue(r.Context(), ctxKey{}, &st.req))
+	r2.URL = &st.req.url
+	defer h.finish(st, r2)
+	h.next.ServeHTTP(&st.w, r2)
+}
+
+func (h *root) finish(st *state, r *http.Request) {
+	p := recover()
+	if p == nil {
+		if !st.w.committed && st.w.status != 0 {
+			st.w.commit()
+		}
+		return
+	}
+	if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+		panic(p)
+	}
+	log := h.log
+	if log == nil {
+		log = slog.Default()
+	}
+	committed := st.w.committed
+	msg := "panic serving request; answered 500"
+	if committed {
+		msg = "panic serving request after the response started; connection aborted"
+	}
+	path := r.URL.Path
+	if len(path) > 1024 {
+		path = path[:1024]
+	}
+	log.LogAttrs(r.Context(), slog.LevelError, msg,
+		slog.String("method", r.Method), slog.String("path", strconv.QuoteToASCII(path)),
+		slog.String("request_id", st.req.RequestID),
+		slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+	if committed {
+		panic(http.ErrAbortHandler)
+	}
+	hd := st.w.Header()
+	clear(hd)
+	hd["Content-Type"] = []string{"application/json"}
+	hd["X-Content-Type-Options"] = []string{"nosniff"}
+	if st.req.RequestID != "" {
+		hd["X-Openstack-Request-Id"] = []string{st.req.RequestID}
+	}
+	st.w.status = 0
+	st.w.WriteHeader(http.StatusInternalServerError)
+	_, _ = st.w.Write(internalErrorBody)
+}
+
+var internalErrorBody = []byte(`{"error": {"code": 500, "title": "Internal Server Error", "message": "The server has either erred or is incapable of performing the requested operation."}}` + "\n")
 
 // Identity is who a request acts as, as established by an auth filter from
 // a validated token (never from client-sent headers).

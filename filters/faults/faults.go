@@ -14,8 +14,10 @@
 // (method, path, request id, client address and headers, credentials
 // masked by package redact). A panic with http.ErrAbortHandler is the
 // standard way to abort a response and is re-panicked untouched, without
-// logging. A panic after the response status was written cannot become a
-// 500 any more: it is logged and the connection is aborted (re-panic with
+// logging. Behind a pipeline root the status is only committed with the
+// first body byte (pipeline.Request.Committed), so a panic between
+// WriteHeader and the body still becomes a 500. A panic after the response
+// was committed cannot become a 500 any more: it is logged and the connection is aborted (re-panic with
 // http.ErrAbortHandler), so the client sees a truncated answer rather than
 // one that looks complete. A status the application writes itself (a 5xx
 // included) is its answer and passes unchanged.
@@ -143,7 +145,10 @@ func (c *catcher) wrap(next http.Handler) http.Handler {
 		before.record(w.Header())
 		defer func() {
 			if v := recover(); v != nil {
-				started := tw != nil && tw.status != 0 || st != nil && st.Status() != 0
+				// Behind a root the status is held back until the body
+				// starts, so a panic after WriteHeader but before the first
+				// byte can still become a 500.
+				started := tw != nil && tw.status != 0 || st != nil && !st.ResetResponse()
 				c.recovered(w, r, st, v, started, &before)
 			}
 		}()
