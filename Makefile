@@ -56,14 +56,14 @@ e2e:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-## fuzz: run each fuzz target for FUZZTIME
+## fuzz: run each fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "== $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
-		done; \
-	done
+	@set -e; grep -rH --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . \
+		| sed -E 's|^\./(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|' | sort -u \
+		| while read dir target; do \
+			echo "== ./$$dir $$target ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) ./$$dir </dev/null; \
+		done
 
 ## check: --check every ini of etc/ and the root
 check: build
