@@ -28,6 +28,12 @@
 //     and (by default) every header whose name holds "_" are dropped.
 //   - No request trailers, no "Upgrade: h2c" (nor HTTP2-Settings), and
 //     "Upgrade: websocket" only when websocket = true.
+//   - When the pipeline has a request id (the request_id filter), the
+//     validated global request id the client sent, else ours, as
+//     X-Openstack-Request-Id: the backend's oslo request_id middleware then
+//     records it as the global request id. The backend's own request id
+//     headers (request_id_headers) are dropped from its response, so the
+//     client gets one id, the one our access log shows.
 //
 // Errors become JSON faults that never name the backend: 502 when the
 // backend cannot be reached or breaks the exchange, 504 when it does not
@@ -77,6 +83,7 @@ type Options struct {
 	DropUnderscore        bool              `ini:"drop_underscore_headers" default:"true" doc:"drop request headers whose names hold '_' (X_Forwarded_For would alias X-Forwarded-For in WSGI backends)"`
 	ProtectedHeaders      []string          `ini:"protected_headers" doc:"more request headers a client's Connection header must not remove (identity and request id headers always are)"`
 	FlushInterval         time.Duration     `ini:"flush_interval" default:"0" doc:"0 flushes every write to the client at once (streaming); a positive value batches flushes"`
+	RequestIDHeaders      []string          `ini:"request_id_headers" default:"X-Openstack-Request-Id X-Compute-Request-Id" doc:"response headers carrying a request id: when the pipeline gave the request one, the backend's copies are dropped so the client sees ours"`
 }
 
 // Validate checks the options that need more than parsing.
@@ -172,6 +179,7 @@ type Proxy struct {
 	preserveHost          bool
 	dropUnderscore        bool
 	protected             []string // canonical names
+	idHeaders             []string // canonical names
 	log                   *slog.Logger
 }
 
@@ -234,17 +242,21 @@ func New(o Options, log *slog.Logger) (*Proxy, error) {
 		seen[k] = true
 		p.protected = append(p.protected, k)
 	}
+	for _, h := range o.RequestIDHeaders {
+		p.idHeaders = append(p.idHeaders, textproto.CanonicalMIMEHeaderKey(h))
+	}
 	flush := o.FlushInterval
 	if flush == 0 {
 		flush = -1
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:       p.rewrite,
-		Transport:     tr,
-		FlushInterval: flush,
-		BufferPool:    bufferPool{},
-		ErrorHandler:  p.errorHandler,
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Rewrite:        p.rewrite,
+		ModifyResponse: p.modifyResponse,
+		Transport:      tr,
+		FlushInterval:  flush,
+		BufferPool:     bufferPool{},
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return p, nil
 }
@@ -397,11 +409,34 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 			}
 		}
 	}
+	if st != nil {
+		id := st.GlobalRequestID
+		if id == "" {
+			id = st.RequestID
+		}
+		if id != "" {
+			h["X-Openstack-Request-Id"] = []string{id}
+		}
+	}
 	if host := clientHost(remote); host != "" {
 		h["X-Forwarded-For"] = []string{host}
 	}
 	h["X-Forwarded-Host"] = []string{in.Host}
 	h["X-Forwarded-Proto"] = []string{scheme}
+}
+
+// modifyResponse drops the backend's request id headers when the pipeline
+// set its own.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	if res.Request == nil {
+		return nil
+	}
+	if st := pipeline.RequestFrom(res.Request); st != nil && st.RequestID != "" {
+		for _, k := range p.idHeaders {
+			delete(res.Header, k)
+		}
+	}
+	return nil
 }
 
 // escapePath escapes a decoded path the way url.URL.EscapedPath does for a

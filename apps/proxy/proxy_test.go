@@ -138,6 +138,10 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 			w.Write(buf)
 		}
 		return
+	case strings.HasSuffix(r.URL.Path, "/bigjson"):
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"servers": [`+strings.Repeat(`{"id": "0123456789abcdef", "name": "vm"}, `, 200)+`{}]}`)
+		return
 	case strings.HasSuffix(r.URL.Path, "/ws") && strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
 		conn, brw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -152,6 +156,7 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Openstack-Request-Id", "req-11111111-1111-4111-8111-111111111111")
 	json.NewEncoder(w).Encode(s)
 }
 
