@@ -165,7 +165,7 @@ func edgeChecks(t *testing.T, front string, be *backend, viaNginx bool) {
 		resp, body := raw(t, front, get("/"))
 		var doc struct {
 			Versions []struct {
-				ID    string `json:"id"`
+				ID    string                  `json:"id"`
 				Links []struct{ Href string } `json:"links"`
 			} `json:"versions"`
 		}
