@@ -343,6 +343,28 @@ func startSlowRequest(t *testing.T, addr string) net.Conn {
 	return conn
 }
 
+// TestE2EReloadBurst: 20 SIGHUPs within 100ms give one rebuild, and the
+// newest file wins.
+func TestE2EReloadBurst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "api-paste.ini")
+	writeFile(t, path, string(vietstack.DefaultConfig()))
+	d := start(t, "--config-file", path)
+	for i := range 20 {
+		writeFile(t, path, strings.Replace(string(vietstack.DefaultConfig()),
+			"message = "+hello.DefaultMessage, "message = version "+strconv.Itoa(i), 1))
+		d.signal(syscall.SIGHUP)
+		time.Sleep(5 * time.Millisecond)
+	}
+	d.waitLog(`"msg":"reloaded"`)
+	time.Sleep(300 * time.Millisecond) // room for a second, unwanted rebuild
+	if n := strings.Count(d.logs.String(), `"msg":"reloading"`); n < 1 || n > 2 {
+		t.Errorf("%d rebuilds for a burst of 20 SIGHUPs, want 1 (at most 2):\n%s", n, d.logs.String())
+	}
+	if code, body := get(t, d.url("/")); code != 200 || body != "version 19" {
+		t.Errorf("GET / = %d %q, want the newest file's message", code, body)
+	}
+}
+
 // TestE2EGracefulShutdown: a request in flight when SIGTERM arrives still
 // gets its complete answer, new connections are refused, and the daemon
 // then exits 0.

@@ -18,9 +18,16 @@ import (
 	"github.com/vietstack/vietstack-api/pipeline"
 )
 
-// reloadGrace is how long a retired generation stays open after a reload
-// so that requests it is still serving can finish.
-const reloadGrace = 60 * time.Second
+const (
+	// reloadGrace is how long a retired generation stays open after a
+	// reload so that requests it is still serving can finish.
+	reloadGrace = 60 * time.Second
+	// reloadSettle debounces SIGHUP: a reload starts once no other SIGHUP
+	// came for this long (an editor saving twice, a burst from a script),
+	// but never later than reloadMaxDelay after the first one.
+	reloadSettle   = 100 * time.Millisecond
+	reloadMaxDelay = time.Second
+)
 
 // daemon is a serving vietstack-api: the source it loads, the switch that
 // serves the current generation and the settings it listens with.
@@ -87,8 +94,8 @@ func serve(ctx context.Context, src *source, stderr io.Writer) int {
 	log.Info("serving", "app", src.opts.name, "config", src.display(), "addr", ln.Addr().String(),
 		"url", "http://"+ln.Addr().String()+"/")
 
-	// One goroutine runs reloads, one at a time; the buffer of one
-	// coalesces a burst of SIGHUPs into a single rebuild.
+	// One goroutine runs reloads, one at a time, each after the burst of
+	// SIGHUPs that asked for it has settled.
 	reloadCtx, stopReloads := context.WithCancel(ctx)
 	reloads := make(chan struct{}, 1)
 	var wg sync.WaitGroup
@@ -98,6 +105,9 @@ func serve(ctx context.Context, src *source, stderr io.Writer) int {
 			case <-reloadCtx.Done():
 				return
 			case <-reloads:
+				if !settle(reloadCtx, reloads) {
+					return
+				}
 				d.reload(reloadCtx)
 			}
 		}
@@ -120,6 +130,27 @@ func serve(ctx context.Context, src *source, stderr io.Writer) int {
 				continue
 			}
 			return d.shutdown(srv, serveErr, sigs, s.String())
+		}
+	}
+}
+
+// settle waits until no request arrived on reloads for reloadSettle, or
+// reloadMaxDelay passed; it reports false when ctx ended first.
+func settle(ctx context.Context, reloads <-chan struct{}) bool {
+	quiet := time.NewTimer(reloadSettle)
+	defer quiet.Stop()
+	limit := time.NewTimer(reloadMaxDelay)
+	defer limit.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-reloads:
+			quiet.Reset(reloadSettle)
+		case <-quiet.C:
+			return true
+		case <-limit.C:
+			return true
 		}
 	}
 }
