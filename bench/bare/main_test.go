@@ -1,0 +1,20 @@
+package main
+
+import (
+	"io"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestBody pins the answer to the 57 bytes the nova-like pipeline serves.
+func TestBody(t *testing.T) {
+	if len(Body) != 57 {
+		t.Fatalf("body is %d bytes, want 57", len(Body))
+	}
+	w := httptest.NewRecorder()
+	handle(w, httptest.NewRequest("GET", "/", nil))
+	b, _ := io.ReadAll(w.Result().Body)
+	if w.Code != 200 || string(b) != Body || w.Header().Get("Content-Type") != "text/plain; charset=UTF-8" || w.Header().Get("Content-Length") != "57" {
+		t.Fatalf("got %d %q %v", w.Code, b, w.Header())
+	}
+}
