@@ -111,40 +111,87 @@ func build(c *pipeline.Config, compat []string) (pipeline.Middleware, error) {
 // Middleware returns the request_id middleware. compat are extra response
 // headers (canonical form) that carry the same id.
 //
-// Per request it generates the local id, stores it in
+// Per request it generates the local id and stores it in
 // pipeline.RequestFrom(r).RequestID (when the request passed through a
-// pipeline root) together with a valid inbound X-Openstack-Request-Id as
-// GlobalRequestID, and sets the response header(s) in the header map
-// before calling next. An application that sets its own value with
-// Header().Set replaces it, as oslo keeps a header the application set;
-// one that uses Header().Add ends up with both values, so applications
-// (and proxies copying upstream headers) should replace, not add.
+// pipeline root), together with a valid inbound X-Openstack-Request-Id as
+// GlobalRequestID. When the response header is written, each id header is
+// added unless the handler below already set that header, as oslo adds it
+// only to a response that lacks it; this holds whether the handler used
+// Header().Set or Header().Add (a proxy copying a backend's answer adds).
+//
+// The writer it passes down is a small wrapper that also stores the header
+// value, so a request costs two allocations (the wrapper and the id); it
+// unwraps for http.ResponseController and implements http.Flusher.
 func Middleware(compat ...string) pipeline.Middleware {
 	compat = append([]string(nil), compat...)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id := NewID()
+			iw := &idWriter{ResponseWriter: w, compat: compat}
+			iw.val[0] = NewID()
 			if st := pipeline.RequestFrom(r); st != nil {
-				st.RequestID = id
+				st.RequestID = iw.val[0]
 				if v := r.Header[HeaderName]; len(v) == 1 && ValidID(v[0]) {
 					st.GlobalRequestID = v[0]
 				} else {
 					st.GlobalRequestID = ""
 				}
 			}
-			h := w.Header()
-			vals := []string{id}
-			// Always set (not "if absent"): nothing below has run yet, so
-			// a value already here comes from an outer request_id filter,
-			// and in oslo the inner filter's id is the one returned.
-			h[HeaderName] = vals
-			for _, k := range compat {
-				h[k] = vals // cap 1: an Add by the app reallocates, never aliases
+			next.ServeHTTP(iw, r)
+			if !iw.done {
+				iw.addHeaders() // nothing written: the server answers 200 with this map
 			}
-			next.ServeHTTP(w, r)
 		})
 	}
 }
+
+// idWriter adds the request id headers to the response when its header is
+// written.
+type idWriter struct {
+	http.ResponseWriter
+	compat []string
+	val    [1]string // the id; h[k] = val[:] has capacity 1, so an Add reallocates
+	done   bool
+}
+
+func (iw *idWriter) addHeaders() {
+	iw.done = true
+	h := iw.ResponseWriter.Header()
+	if _, set := h[HeaderName]; !set {
+		h[HeaderName] = iw.val[:]
+	}
+	for _, k := range iw.compat {
+		if _, set := h[k]; !set {
+			h[k] = iw.val[:]
+		}
+	}
+}
+
+// WriteHeader adds the id headers (for a final status), then writes it.
+func (iw *idWriter) WriteHeader(code int) {
+	if !iw.done && code >= 200 {
+		iw.addHeaders()
+	}
+	iw.ResponseWriter.WriteHeader(code)
+}
+
+// Write adds the id headers if the header was not written yet.
+func (iw *idWriter) Write(p []byte) (int, error) {
+	if !iw.done {
+		iw.addHeaders()
+	}
+	return iw.ResponseWriter.Write(p)
+}
+
+// Flush adds the id headers if needed, then flushes.
+func (iw *idWriter) Flush() {
+	if !iw.done {
+		iw.addHeaders()
+	}
+	http.NewResponseController(iw.ResponseWriter).Flush()
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (iw *idWriter) Unwrap() http.ResponseWriter { return iw.ResponseWriter }
 
 // ValidID reports whether s is exactly "req-" followed by a UUID in
 // canonical lower-case 8-4-4-4-12 hex form, the only inbound form oslo

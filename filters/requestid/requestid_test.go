@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -138,6 +140,74 @@ func TestAppSetHeaderWins(t *testing.T) {
 	}
 }
 
+func TestAppAddedHeaderWins(t *testing.T) {
+	const preset = "req-00000000-0000-4000-8000-000000000001"
+	h := Middleware(ComputeHeaderName)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add(HeaderName, preset) // as the oslo-diff text app and ReverseProxy do
+		w.Write([]byte("x"))
+	}))
+	w := serve(h)
+	if got := w.Header().Values(HeaderName); len(got) != 1 || got[0] != preset {
+		t.Errorf("response ids = %q, want only the app's %q", got, preset)
+	}
+	if got := w.Header().Values(ComputeHeaderName); len(got) != 1 || !ValidID(got[0]) || got[0] == preset {
+		t.Errorf("compat header = %q, want our own id (the app did not set it)", got)
+	}
+}
+
+func TestBehindReverseProxy(t *testing.T) {
+	const backendID = "req-11111111-2222-4333-8444-555555555555"
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(HeaderName, backendID)
+		w.Write([]byte("from backend"))
+	}))
+	defer backend.Close()
+	u, _ := url.Parse(backend.URL)
+	front := httptest.NewServer(pipeline.Root(Middleware()(httputil.NewSingleHostReverseProxy(u))))
+	defer front.Close()
+	res, err := http.Get(front.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Values(HeaderName); len(got) != 1 || got[0] != backendID {
+		t.Errorf("ids through the proxy = %q, want only the backend's", got)
+	}
+}
+
+func TestFlushAndNoWrite(t *testing.T) {
+	for name, app := range map[string]http.HandlerFunc{
+		"silent": func(w http.ResponseWriter, r *http.Request) {},
+		"flush first": func(w http.ResponseWriter, r *http.Request) {
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+			w.Write([]byte("x"))
+		},
+		"informational first": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</a>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusCreated)
+		},
+	} {
+		var s seen
+		h := Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.id = pipeline.RequestFrom(r).RequestID
+			app(w, r)
+		}))
+		srv := httptest.NewServer(pipeline.Root(h))
+		res, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		srv.Close()
+		if got := res.Header.Values(HeaderName); len(got) != 1 || got[0] != s.id {
+			t.Errorf("%s: ids %q, want [%q]", name, got, s.id)
+		}
+	}
+}
+
 func TestNestedFiltersReturnInnerID(t *testing.T) {
 	var s seen
 	h := Middleware()(Middleware()(app(&s, "")))
@@ -264,7 +334,8 @@ func TestAllocs(t *testing.T) {
 	r := stateRequest("/")
 	r.Header.Set(HeaderName, validInbound)
 	w := &recorder{h: http.Header{}}
-	// One allocation for the id string, one for the header value slice.
+	// One allocation for the id string, one for the writer wrapper (which
+	// also holds the header value).
 	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n > 2 {
 		t.Errorf("%v allocations per request, want at most 2", n)
 	}
