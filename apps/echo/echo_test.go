@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -273,4 +274,28 @@ func TestFactory(t *testing.T) {
 			t.Errorf("%v accepted", local)
 		}
 	}
+}
+
+func FuzzText(f *testing.F) {
+	for _, s := range []string{"", "plain", "caf\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\xc3\xa9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Text(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("Text(%q) = %q is not UTF-8", s, got)
+		}
+		if utf8.ValidString(s) && got != s {
+			t.Fatalf("Text changed valid text %q to %q", s, got)
+		}
+		// Every valid rune of s survives, in order.
+		if want := strings.Map(func(r rune) rune {
+			if r == utf8.RuneError {
+				return -1
+			}
+			return r
+		}, strings.ToValidUTF8(s, "")); want != strings.ReplaceAll(got, "\uFFFD", "") && !strings.Contains(s, "\uFFFD") {
+			t.Fatalf("Text(%q) = %q lost or invented text (want %q without replacements)", s, got, want)
+		}
+	})
 }
