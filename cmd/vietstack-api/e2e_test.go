@@ -457,6 +457,43 @@ func TestE2ECheckBroken(t *testing.T) {
 	}
 }
 
+// TestE2EOperatorExample serves etc/api-paste.ini and checks each route.
+func TestE2EOperatorExample(t *testing.T) {
+	d := start(t, "--config-file", "../../etc/api-paste.ini")
+	tests := []struct {
+		path    string
+		status  int
+		body    string // substring
+		ctype   string // prefix
+		request bool   // X-Openstack-Request-Id expected
+	}{
+		{"/", 200, `"id":"v1"`, "application/json", true},
+		{"/v1", 200, hello.DefaultMessage, "text/plain", true},
+		{"/v1/servers", 200, hello.DefaultMessage, "text/plain", true},
+		{"/healthcheck", 200, "OK", "text/plain", false},
+		{"/nope", 404, "", "", true}, // "/" takes every other path: the versions app answers 404
+	}
+	for _, tt := range tests {
+		res, err := http.Get(d.url(tt.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tt.status || !strings.Contains(string(body), tt.body) ||
+			!strings.HasPrefix(res.Header.Get("Content-Type"), tt.ctype) {
+			t.Errorf("GET %s = %d %s %q", tt.path, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+		if got := res.Header.Get("X-Openstack-Request-Id") != ""; got != tt.request {
+			t.Errorf("GET %s: request id present = %v, want %v", tt.path, got, tt.request)
+		}
+	}
+	d.signal(syscall.SIGTERM)
+	if code := d.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
 // TestE2EDumpGraph is one smoke case of the compatibility corpus through
 // the binary (the loader's tests run every case).
 func TestE2EDumpGraph(t *testing.T) {
