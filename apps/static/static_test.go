@@ -23,7 +23,7 @@ const secret = "SECRET-OUTSIDE-THE-ROOT"
 
 // tree makes base/outside/secret.txt and base/root with files, dotfiles
 // and symlinks in and out of the root; it returns the root.
-func tree(t *testing.T) (base, root string) {
+func tree(t testing.TB) (base, root string) {
 	t.Helper()
 	base = t.TempDir()
 	root = filepath.Join(base, "root")
@@ -334,4 +334,33 @@ func BenchmarkStatic(b *testing.B) {
 			b.Fatal(w.Code)
 		}
 	}
+}
+
+// FuzzPath: whatever the decoded path, nothing from outside the root or
+// from a dotfile is served, and nothing fails with 5xx.
+func FuzzPath(f *testing.F) {
+	for _, s := range []string{"/a.txt", "/../outside/secret.txt", "/sub/../../outside/passwd", "/.env", "/link-out",
+		"/docs/link-to-root/.env", "//sub//b.txt", "/sub/", "/\x00", "/..\\..\\outside"} {
+		f.Add(s)
+	}
+	base, root := tree(f)
+	_ = base
+	h, err := static.New(static.Options{DocumentRoot: root, Index: "index.html", Listing: true, Symlinks: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer h.Close()
+	f.Fuzz(func(t *testing.T, p string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.Path = p
+		r.URL.RawPath = ""
+		w := httptest.NewRecorder()
+		pipeline.Root(h).ServeHTTP(w, r)
+		if bytes.Contains(w.Body.Bytes(), []byte("SECRET")) {
+			t.Fatalf("%q served a secret", p)
+		}
+		if w.Code >= 500 {
+			t.Fatalf("%q: status %d", p, w.Code)
+		}
+	})
 }

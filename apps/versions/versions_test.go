@@ -181,3 +181,25 @@ func BenchmarkVersions(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// FuzzVersionList: the versions option never panics, and what it accepts
+// renders as valid JSON.
+func FuzzVersionList(f *testing.F) {
+	f.Add("v2.1 CURRENT min_version=2.1 version=2.96\nv2.0 SUPPORTED")
+	f.Add("v3 STABLE href=/v3/ media_type=application/json,v2 DEPRECATED updated=2011-01-01T00:00:00Z")
+	f.Fuzz(func(t *testing.T, s string) {
+		var l versions.VersionList
+		if err := l.UnmarshalText([]byte(s)); err != nil || len(l) == 0 {
+			return
+		}
+		h, err := versions.New(versions.Options{Versions: l, MediaBase: "application/vnd.openstack"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("invalid JSON for %q: %s", s, w.Body)
+		}
+	})
+}

@@ -149,3 +149,23 @@ func BenchmarkIPFilter(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// FuzzPrefixes: parsing never panics, and an address inside an accepted
+// bare-address entry is allowed by an allow list made of it.
+func FuzzPrefixes(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "::1 192.0.2.1", "fe80::1%eth0", "::ffff:10.0.0.0/104", "1.2.3.4/33"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var p ipfilter.Prefixes
+		if err := p.UnmarshalText([]byte(s)); err != nil {
+			return
+		}
+		flt := ipfilter.New(ipfilter.Options{Allow: p})
+		for _, pr := range p {
+			if !flt.Allowed(pr.Addr().String()) {
+				t.Fatalf("%q: %s not allowed by its own prefix %s", s, pr.Addr(), pr)
+			}
+		}
+	})
+}
