@@ -76,13 +76,14 @@ func Register(reg *pipeline.Registry) {
 	}
 }
 
-// Origin is the CORS policy of one allowed origin.
+// Origin is the CORS policy of one allowed origin (the options of the
+// same names).
 type Origin struct {
-	AllowCredentials bool
-	ExposeHeaders    []string
-	MaxAge           int
-	AllowMethods     []string
-	AllowHeaders     []string
+	AllowCredentials bool     // send Access-Control-Allow-Credentials: true
+	ExposeHeaders    []string // Access-Control-Expose-Headers on actual requests
+	MaxAge           int      // Access-Control-Max-Age on preflights; 0 omits it
+	AllowMethods     []string // methods a preflight may ask for, case-sensitive
+	AllowHeaders     []string // request headers a preflight may ask for, besides the simple ones
 }
 
 // New is the cors FilterFactory.
