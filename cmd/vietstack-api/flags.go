@@ -71,7 +71,7 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	fs.StringArrayVar(&v.globals, "global", nil, "add `KEY=VALUE` to the global conf every section sees, as Paste's global_conf (repeatable)")
 	switchVar(fs, &o.check, "check", "", "load and build the application and [server:main], print every problem, exit 0 (none) or 1; serves nothing")
 	switchVar(fs, &o.dumpGraph, "dump-graph", "", "print the composed graph as JSON without building any factory, then exit (1 on a load error)")
-	fs.StringVar(&v.dumpKind, "dump-kind", "app", "what --dump-graph loads: `KIND` app (the --name application) or server ([server:NAME])")
+	fs.StringVar(&v.dumpKind, "dump-kind", "app", "the `KIND` of section --dump-graph loads: app (the --name application) or server ([server:NAME])")
 	switchVar(fs, &o.listFactories, "list-factories", "", "list every factory with its kind, aliases, description and options, then exit")
 	fs.StringVar(&v.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json (log lines go to standard error)")
