@@ -25,6 +25,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"fmt"
 	"net"
 	"os"
@@ -106,19 +107,13 @@ func shared(t *testing.T, rel string) string {
 	return p
 }
 
-// freeBasePort finds n consecutive free loopback ports.
+// freeBasePort finds n consecutive free loopback ports below Linux's
+// ephemeral range (32768 and up), so that outgoing connections made
+// meanwhile cannot take them.
 func freeBasePort(t *testing.T, n int) int {
 	t.Helper()
-	for attempt := 0; attempt < 50; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if base+n > 65535 {
-			continue
-		}
+	for attempt := 0; attempt < 100; attempt++ {
+		base := 20000 + rand.IntN(12000-n)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
