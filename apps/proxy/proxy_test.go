@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -465,6 +466,18 @@ func checkFault(t *testing.T, body []byte, code int, backendAddr string) {
 }
 
 func TestBackendDownSlowReset(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	defer func() {
+		// T5: goroutines back to baseline once fronts and transports are
+		// closed.
+		deadline := time.Now().Add(3 * time.Second)
+		for runtime.NumGoroutine() > baseline+3 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > baseline+3 {
+			t.Errorf("%d goroutines after the failures, baseline %d", n, baseline)
+		}
+	}()
 	// A port with nothing listening.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -747,3 +760,69 @@ func BenchmarkProxy(b *testing.B) {
 }
 
 var _ = fmt.Sprint
+
+// TestNoDesyncThroughProxy sends ambiguous framings, each followed by a
+// plain request on the same connection, and checks that the backend never
+// sees more requests than the front answered: the proxy adds no
+// request boundary of its own. (Which framing the front server picks is the
+// server's business: Go's prefers chunked over Content-Length and keeps the
+// connection, so the "smuggled" request of framings 0 and 1 is answered by
+// the front as a request of its own; behind a Content-Length-preferring
+// proxy that is a desync the server must prevent by closing.)
+func TestNoDesyncThroughProxy(t *testing.T) {
+	be := newBackend(t, false)
+	fe := front(t, routedIni, be.srv.URL)
+	smuggled := "GET /v2/smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+	framings := []string{
+		// Content-Length and chunked together.
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n0\r\n\r\n" + smuggled,
+		// Two Content-Lengths.
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n" + smuggled,
+		// Obfuscated Transfer-Encoding.
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\nContent-Length: 44\r\n\r\n" + smuggled,
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + smuggled,
+		// Chunked on HTTP/1.0.
+		"POST /v2/a HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n0\r\n\r\n" + smuggled,
+		// A body hiding a request, with an honest length.
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nContent-Length: " + fmt.Sprint(len(smuggled)) + "\r\n\r\n" + smuggled,
+		// Trailer fields that name framing headers.
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n",
+		// Expect 100-continue with a body sent at once.
+		"POST /v2/a HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+	}
+	for i, f := range framings {
+		conn, err := net.Dial("tcp", fe.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := be.count()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(conn, f+"GET /v2/after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+		br := bufio.NewReader(conn)
+		answered := 0
+		for {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				break
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 200 {
+				answered++
+			}
+		}
+		conn.Close()
+		time.Sleep(20 * time.Millisecond)
+		be.mu.Lock()
+		var paths []string
+		for _, s := range be.last[before:] {
+			paths = append(paths, s.RequestURI)
+		}
+		be.mu.Unlock()
+		t.Logf("framing %d: front answered %d, backend saw %v", i, answered, paths)
+		if got := be.count() - before; got > answered {
+			t.Errorf("framing %d: backend saw %d requests, front answered %d", i, got, answered)
+		}
+	}
+}
