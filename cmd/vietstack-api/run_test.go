@@ -427,7 +427,7 @@ func TestServerSettings(t *testing.T) {
 				t.Errorf("settings = %+v\nwant       %+v", *st, want)
 			}
 			if st.ReadHeaderTimeout <= 0 || st.ReadTimeout <= 0 || st.WriteTimeout <= 0 || st.IdleTimeout <= 0 ||
-				st.ShutdownTimeout <= 0 || st.MaxHeaderBytes <= 0 || st.MaxHeaderBytes > 1<<20 {
+				st.ShutdownTimeout <= 0 || st.MaxHeaderBytes <= 0 || st.MaxHeaderBytes > 64<<10 {
 				t.Errorf("unsafe limits: %+v", *st)
 			}
 		})
