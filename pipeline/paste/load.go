@@ -32,6 +32,9 @@ func (r *resolver) scopeFor(c *ctx) *scope {
 	if c.pos.File != "" && c.section != "" {
 		st = append(st, frame{file: c.pos.File, section: c.section})
 	}
+	if c.loader != nil {
+		r.defaultsInterp(c.loader) // fill the cache now: a scope is read concurrently later
+	}
 	return &scope{opts: r.opts, loader: c.loader, global: c.global.copy(), stack: st, top: r.top}
 }
 

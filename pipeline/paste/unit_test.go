@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -382,6 +383,18 @@ func TestLoadAppComposite(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Class != "Cycle" {
 		t.Errorf("cycle through a composite: %v", err)
 	}
+	// Builders may resolve children concurrently (run with -race).
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a, err := comp.LoadApp("noauth"); err != nil || a.Factory != "egg:Inc#noauth" {
+				t.Errorf("concurrent LoadApp: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
 	if _, err := (&Node{Section: "app:x"}).LoadApp("x"); err == nil {
 		t.Error("LoadApp on a non-composite succeeded")
 	}
