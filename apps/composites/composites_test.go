@@ -401,3 +401,60 @@ func TestBestAcceptParams(t *testing.T) {
 		}
 	}
 }
+
+const troveIni = `
+[composite:main]
+use = call:trove.common.wsgi:versioned_urlmap
+/: versions
+/v1.0: v1
+
+[app:versions]
+use = egg:vietstack#echo
+name = versions
+
+[app:v1]
+use = egg:vietstack#echo
+name = v1
+`
+
+func TestTroveURLMap(t *testing.T) {
+	h, err := build(t, troveIni, "main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		target, accept string
+		code           int
+		app            string
+		script, path   string
+	}{
+		{"/", "", 200, "versions", "", "/"},
+		{"/v1.0/instances", "", 200, "v1", "/v1.0", "/instances"},
+		{"/v1.0x", "", 200, "versions", "", "/v1.0x"},
+		// an unversioned path goes to the Accept version, unchanged
+		{"/instances", "application/vnd.openstack.trove+json;version=1.0", 200, "v1", "", "/instances"},
+		{"/instances", "application/vnd.openstack.trove;version=1.0", 200, "v1", "", "/instances"},
+		{"/instances", "application/vnd.openstack.trove+json;version=2.0", 406, "", "", ""},
+		// a versioned path ignores it
+		{"/v1.0/instances", "application/vnd.openstack.trove+json;version=2.0", 200, "v1", "/v1.0", "/instances"},
+		// other media types carry no trove version
+		{"/instances", "application/json;version=1.0", 200, "versions", "", "/instances"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", tt.target, nil)
+		if tt.accept != "" {
+			r.Header.Set("Accept", tt.accept)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var d echo.Doc
+		_ = json.Unmarshal(w.Body.Bytes(), &d)
+		if w.Code != tt.code || d.Name != tt.app || d.ScriptName != tt.script || d.PathInfo != tt.path {
+			t.Errorf("%s %q: got %d %q %q %q; want %d %q %q %q", tt.target, tt.accept, w.Code, d.Name, d.ScriptName, d.PathInfo,
+				tt.code, tt.app, tt.script, tt.path)
+		}
+		if tt.code == 406 && !strings.Contains(w.Body.String(), "version not supported") {
+			t.Errorf("406 body %q", w.Body.String())
+		}
+	}
+}

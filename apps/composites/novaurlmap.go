@@ -172,6 +172,12 @@ func (m *novaMap) match(host, port, path string) (*novaRoute, string) {
 }
 
 func (m *novaMap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.serve(w, r, true)
+}
+
+// serve routes r; without nova's version rules (trove's base map) only the
+// plain longest-prefix match applies.
+func (m *novaMap) serve(w http.ResponseWriter, r *http.Request, nova bool) {
 	st := pipeline.RequestFrom(r)
 	scheme := "http"
 	if st != nil {
@@ -193,33 +199,11 @@ func (m *novaMap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		path = collapseSlashes(path)
 	}
 
-	// 1. A versioned path prefix (the root does not count).
-	var appURL string
-	rt, mount := m.match(host, port, path)
+	var rt *novaRoute
+	var mount string
 	consume := true
-	if rt != nil && mount == "" {
-		rt = nil
-	}
-	if rt != nil {
-		appURL = mount
-	}
-	if rt == nil {
-		// 2. Content-Type: ...;version=V
-		if _, params := parseOptionsHeader(r.Header.Get("Content-Type")); params["version"] != "" {
-			rt, mount = m.match(host, port, "/v"+params["version"])
-			consume = false
-		}
-	}
-	if rt == nil {
-		// 3. The best Accept entry's version=V.
-		supported := m.supported
-		if appURL != "" && appURL+"/" == path || path == "/" {
-			supported = append(supported[:len(supported):len(supported)], "application/atom+xml")
-		}
-		if params := bestAcceptParams(r.Header.Values("Accept"), supported); params["version"] != "" {
-			rt, mount = m.match(host, port, "/v"+params["version"])
-			consume = false
-		}
+	if nova {
+		rt, mount, consume = m.versioned(r, host, port, path)
 	}
 	if rt == nil {
 		// 4. Any route, the root included.
@@ -251,6 +235,41 @@ func (m *novaMap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path = rest
 	}
 	rt.h.ServeHTTP(w, r)
+}
+
+// versioned applies nova's version rules 1 to 3: a versioned path prefix,
+// then a version= parameter of Content-Type, then of the best Accept entry.
+// consume reports whether the mount prefix comes off the path (rule 1).
+func (m *novaMap) versioned(r *http.Request, host, port, path string) (rt *novaRoute, mount string, consume bool) {
+	// 1. A versioned path prefix (the root does not count).
+	var appURL string
+	rt, mount = m.match(host, port, path)
+	consume = true
+	if rt != nil && mount == "" {
+		rt = nil
+	}
+	if rt != nil {
+		appURL = mount
+	}
+	if rt == nil {
+		// 2. Content-Type: ...;version=V
+		if _, params := parseOptionsHeader(r.Header.Get("Content-Type")); params["version"] != "" {
+			rt, mount = m.match(host, port, "/v"+params["version"])
+			consume = false
+		}
+	}
+	if rt == nil {
+		// 3. The best Accept entry's version=V.
+		supported := m.supported
+		if appURL != "" && appURL+"/" == path || path == "/" {
+			supported = append(supported[:len(supported):len(supported)], "application/atom+xml")
+		}
+		if params := bestAcceptParams(r.Header.Values("Accept"), supported); params["version"] != "" {
+			rt, mount = m.match(host, port, "/v"+params["version"])
+			consume = false
+		}
+	}
+	return rt, mount, consume
 }
 
 func collapseSlashes(p string) string {

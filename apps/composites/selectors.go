@@ -6,7 +6,9 @@
 //   - pipeline_by_flavor: glance's and heat's pipeline_factory, a pipeline
 //     chosen by the deployment flavor;
 //   - nova_urlmap: nova's urlmap_factory, Paste's urlmap plus "/+"
-//     wildcard routes and API version selection by media type.
+//     wildcard routes and API version selection by media type;
+//   - trove_urlmap: trove's versioned_urlmap, Paste's urlmap plus version
+//     selection by the Accept header (406 for an unknown version).
 //
 // The selectors only build the pipeline they select: the others may name
 // filters that do not exist here without any error, as in Python.
@@ -175,5 +177,12 @@ func Register(reg *pipeline.Registry) {
 	})
 	for _, a := range NovaURLMapAliases {
 		reg.Alias(a, "nova_urlmap")
+	}
+	reg.Composite("trove_urlmap", TroveURLMapFactory, pipeline.Info{
+		Doc:     "trove's versioned_urlmap: Paste's urlmap, plus an unversioned path sent to /vV by Accept ...trove...;version=V (406 when no such route)",
+		Options: TroveURLMapOptions{},
+	})
+	for _, a := range TroveURLMapAliases {
+		reg.Alias(a, "trove_urlmap")
 	}
 }
