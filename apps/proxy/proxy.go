@@ -25,7 +25,10 @@
 //     ([pipeline.Request].RemoteAddr, .Scheme, set by the
 //     http_proxy_to_wsgi filter from trusted peers only) and the request
 //     host; the client's copies, Forwarded, X-Forwarded-Prefix, X-Real-IP
-//     and (by default) every header whose name holds "_" are dropped.
+//     and (by default) every header whose name holds "_" are dropped. A
+//     mount prefix that http_proxy_to_wsgi derived from a trusted
+//     X-Forwarded-Prefix (and put in front of ScriptName, as oslo does) is
+//     not sent in the path but as our own X-Forwarded-Prefix.
 //   - No request trailers, no "Upgrade: h2c" (nor HTTP2-Settings), and
 //     "Upgrade: websocket" only when websocket = true.
 //   - When the pipeline has a request id (the request_id filter), the
@@ -350,6 +353,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		script, remote, scheme = st.ScriptName, st.RemoteAddr, st.Scheme
 	}
 
+	// A mount prefix that http_proxy_to_wsgi put in front of the script
+	// name (from a trusted X-Forwarded-Prefix) is not part of the path we
+	// routed: it goes to the backend as X-Forwarded-Prefix instead.
+	mount := mountPrefix(in, script)
+	script = script[len(mount):]
+
 	// The URL: backend prefix + routed script name + rest of the path.
 	u := *p.target
 	u.Path = p.targetPath + script + in.URL.Path
@@ -422,6 +431,39 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h["X-Forwarded-Host"] = []string{in.Host}
 	h["X-Forwarded-Proto"] = []string{scheme}
+	if mount != "" {
+		h["X-Forwarded-Prefix"] = []string{mount}
+	}
+}
+
+// mountPrefix returns the leading part of script that the request's own
+// target does not hold: the mount prefix that trusted proxy-header parsing
+// prepended to the script name. The routed path (script + rest) is the
+// request target's path, slashes collapsed, with that prefix in front.
+func mountPrefix(in *http.Request, script string) string {
+	if script == "" || in.RequestURI == "" || in.RequestURI[0] != '/' {
+		return ""
+	}
+	target := in.RequestURI
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		target = target[:i]
+	}
+	orig, err := url.PathUnescape(target)
+	if err != nil {
+		return ""
+	}
+	for strings.Contains(orig, "//") {
+		orig = strings.ReplaceAll(orig, "//", "/")
+	}
+	routed := script + in.URL.Path
+	if len(routed) <= len(orig) || !strings.HasSuffix(routed, orig) {
+		return ""
+	}
+	mount := routed[:len(routed)-len(orig)]
+	if !strings.HasPrefix(script, mount) {
+		return ""
+	}
+	return mount
 }
 
 // modifyResponse drops the backend's request id headers when the pipeline

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vietstack/vietstack-api/apps/proxy"
+	"github.com/vietstack/vietstack-api/filters/proxyheaders"
 	"github.com/vietstack/vietstack-api/pipeline"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
 )
@@ -178,6 +179,12 @@ func setIdentity(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, 
 // composer and serves it on loopback.
 func front(t *testing.T, ini string, backendURL string) *httptest.Server {
 	t.Helper()
+	return frontWith(t, ini, backendURL)
+}
+
+// frontWith is front with more factories registered.
+func frontWith(t *testing.T, ini string, backendURL string, more ...func(*pipeline.Registry)) *httptest.Server {
+	t.Helper()
 	ini = strings.ReplaceAll(ini, "BACKEND", backendURL)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.ini")
@@ -191,6 +198,9 @@ func front(t *testing.T, ini string, backendURL string) *httptest.Server {
 	reg := pipeline.NewRegistry()
 	proxy.Register(reg)
 	reg.Filter("setid", setIdentity, pipeline.Info{Doc: "test"})
+	for _, r := range more {
+		r(reg)
+	}
 	gen, err := pipeline.Build(context.Background(), g, pipeline.BuildOptions{Registry: reg})
 	if err != nil {
 		t.Fatalf("build: %v", err)
@@ -823,6 +833,53 @@ func TestNoDesyncThroughProxy(t *testing.T) {
 		t.Logf("framing %d: front answered %d, backend saw %v", i, answered, paths)
 		if got := be.count() - before; got > answered {
 			t.Errorf("framing %d: backend saw %d requests, front answered %d", i, got, answered)
+		}
+	}
+}
+
+// TestTrustedProxyHeaders runs the real http_proxy_to_wsgi filter with a
+// trusted peer: the backend sees the client it vouched for, its scheme,
+// host and mount prefix (as our own headers, the prefix not in the path);
+// from an untrusted peer the same headers change nothing.
+func TestTrustedProxyHeaders(t *testing.T) {
+	be := newBackend(t, false)
+	ini := `
+[composite:main]
+use = egg:Paste#urlmap
+/v2 = api
+
+[pipeline:api]
+pipeline = proxy_headers backend
+
+[filter:proxy_headers]
+use = egg:oslo.middleware#http_proxy_to_wsgi
+enable_proxy_headers_parsing = true
+trusted_proxies = TRUSTED
+
+[app:backend]
+use = egg:vietstack#proxy
+url = BACKEND/base
+`
+	req := "GET /v2/servers?x=1 HTTP/1.1\r\nHost: internal:8774\r\nX-Forwarded-For: 203.0.113.9\r\n" +
+		"X-Forwarded-Proto: https\r\nX-Forwarded-Host: api.example.com\r\nX-Forwarded-Prefix: /compute\r\nConnection: close\r\n\r\n"
+	for _, tt := range []struct {
+		trusted                       string
+		uri, xff, proto, host, prefix string
+	}{
+		{"127.0.0.1", "/base/v2/servers?x=1", "203.0.113.9", "https", "api.example.com", "/compute"},
+		{"192.0.2.1", "/base/v2/servers?x=1", "127.0.0.1", "http", "internal:8774", ""},
+	} {
+		fe := frontWith(t, strings.ReplaceAll(ini, "TRUSTED", tt.trusted), be.srv.URL, proxyheaders.Register)
+		resp, body := raw(t, fe.Listener.Addr().String(), req)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d %s", resp.StatusCode, body)
+		}
+		s := be.lastSeen(t)
+		got := []string{s.RequestURI, s.Header.Get("X-Forwarded-For"), s.Header.Get("X-Forwarded-Proto"),
+			s.Header.Get("X-Forwarded-Host"), s.Header.Get("X-Forwarded-Prefix")}
+		want := []string{tt.uri, tt.xff, tt.proto, tt.host, tt.prefix}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("trusted %s: backend saw %q, want %q", tt.trusted, got, want)
 		}
 	}
 }
