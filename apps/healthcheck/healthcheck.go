@@ -46,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vietstack/vietstack-api/filters/osloconf"
 	"net"
 	"net/http"
 	"net/netip"
@@ -150,16 +151,16 @@ func FilterFactory(opts ...Option) pipeline.FilterFactory {
 }
 
 func build(c *pipeline.Config, opts []Option) (*Checker, error) {
-	oslo, err := loadOslo(c)
+	oslo, err := osloconf.Load(c)
 	if err != nil {
 		return nil, err
 	}
 	var file func(key string) (value, where string, ok bool)
 	if oslo != nil {
-		file = func(key string) (string, string, bool) { return oslo.get("healthcheck", key) }
+		file = func(key string) (string, string, bool) { return oslo.Get("healthcheck", key) }
 	}
 	var o Options
-	if err := decodeConf(c, &o, file); err != nil {
+	if err := osloconf.Decode(c, &o, file); err != nil {
 		return nil, err
 	}
 	ch, err := New(o, opts...)

@@ -11,6 +11,7 @@ package cors
 import (
 	"context"
 	"fmt"
+	"github.com/vietstack/vietstack-api/filters/osloconf"
 	"net/http"
 	"slices"
 	"strconv"
@@ -88,15 +89,15 @@ type Origin struct {
 
 // New is the cors FilterFactory.
 func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
-	conf := mergedConf(c)
+	conf := osloconf.Merged(c)
 	_, hasOrigin := conf["allowed_origin"]
 	project := strings.TrimSpace(conf["oslo_config_project"])
-	oslo, err := loadOslo(c)
+	oslo, err := osloconf.Load(c)
 	if err != nil {
 		return nil, err
 	}
 	var o Options
-	if err := decodeConf(c, &o, func(key string) (string, string, bool) { return oslo.get("cors", key) }); err != nil {
+	if err := osloconf.Decode(c, &o, func(key string) (string, string, bool) { return oslo.Get("cors", key) }); err != nil {
 		return nil, err
 	}
 	if !hasOrigin && project == "" {
@@ -104,7 +105,7 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 	}
 	for key, def := range projectDefaults[project] {
 		_, inConf := conf[key]
-		_, _, inFile := oslo.get("cors", key)
+		_, _, inFile := oslo.Get("cors", key)
 		if !inConf && !inFile {
 			v := slices.Clone(def)
 			switch key {
@@ -120,7 +121,7 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 	main := Origin{o.AllowCredentials, o.ExposeHeaders, o.MaxAge, o.AllowMethods, o.AllowHeaders}
 	if key, err := check(o.AllowedOrigin, main); err != nil {
 		if _, inConf := conf[key]; !inConf && oslo != nil {
-			_, where, _ := oslo.get("cors", key)
+			_, where, _ := oslo.Get("cors", key)
 			return nil, c.Errorf("oslo_config_project", "%s: %v", where, err)
 		}
 		return nil, c.Errorf(key, "%v", err)
@@ -138,7 +139,7 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 	}
 	add(o.AllowedOrigin, main)
 	if oslo != nil {
-		for _, sec := range oslo.order {
+		for _, sec := range oslo.Sections() {
 			if !strings.HasPrefix(sec, "cors.") {
 				continue
 			}
@@ -160,13 +161,13 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 
 // legacyGroup reads a deprecated [cors.NAME] group: its allowed_origin,
 // and the other options defaulting to the [cors] values.
-func legacyGroup(o *osloConfig, sec string, main Origin) ([]string, Origin, error) {
+func legacyGroup(o *osloconf.File, sec string, main Origin) ([]string, Origin, error) {
 	cfg := main
 	var list []string
 	known := map[string]bool{"allowed_origin": true, "allow_credentials": true, "expose_headers": true,
 		"max_age": true, "allow_methods": true, "allow_headers": true}
-	for key, v := range o.sections[sec] {
-		_, where, _ := o.get(sec, key)
+	for key, v := range o.Section(sec) {
+		_, where, _ := o.Get(sec, key)
 		if !known[key] {
 			continue // oslo ignores options it has not registered
 		}
@@ -194,7 +195,7 @@ func legacyGroup(o *osloConfig, sec string, main Origin) ([]string, Origin, erro
 		}
 	}
 	if key, err := check(list, cfg); err != nil {
-		_, where, _ := o.get(sec, key)
+		_, where, _ := o.Get(sec, key)
 		return nil, cfg, fmt.Errorf("%s: %v", where, err)
 	}
 	return list, cfg, nil

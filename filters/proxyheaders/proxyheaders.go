@@ -15,6 +15,7 @@ package proxyheaders
 import (
 	"context"
 	"fmt"
+	"github.com/vietstack/vietstack-api/filters/osloconf"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -53,13 +54,13 @@ func Register(reg *pipeline.Registry) {
 
 // New is the http_proxy_to_wsgi FilterFactory.
 func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
-	oslo, err := loadOslo(c)
+	oslo, err := osloconf.Load(c)
 	if err != nil {
 		return nil, err
 	}
 	var o Options
-	err = decodeConf(c, &o, func(key string) (string, string, bool) {
-		return oslo.get("oslo_middleware", key)
+	err = osloconf.Decode(c, &o, func(key string) (string, string, bool) {
+		return oslo.Get("oslo_middleware", key)
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package sizelimit
 
 import (
+	"github.com/vietstack/vietstack-api/filters/osloconf"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,13 +40,13 @@ func FuzzOsloConfig(f *testing.F) {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		o := &osloConfig{files: []string{p}, sections: map[string]map[string]string{}}
-		if err := o.read(p); err != nil {
+		o := osloconf.NewFile()
+		if err := o.Read(p); err != nil {
 			return
 		}
-		for _, sec := range o.order {
-			for k, v := range o.sections[sec] {
-				got, where, ok := o.get(sec, k)
+		for _, sec := range o.Sections() {
+			for k, v := range o.Section(sec) {
+				got, where, ok := o.Get(sec, k)
 				if !ok || got != v || !strings.Contains(where, sec) {
 					t.Fatalf("get(%q, %q) = %q, %q, %v", sec, k, got, where, ok)
 				}

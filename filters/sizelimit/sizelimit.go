@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vietstack/vietstack-api/filters/osloconf"
 	"io"
 	"net/http"
 	"strconv"
@@ -59,22 +60,22 @@ func Register(reg *pipeline.Registry) {
 
 // New is the sizelimit FilterFactory.
 func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
-	oslo, err := loadOslo(c)
+	oslo, err := osloconf.Load(c)
 	if err != nil {
 		return nil, err
 	}
 	var o Options
-	err = decodeConf(c, &o, func(key string) (string, string, bool) {
+	err = osloconf.Decode(c, &o, func(key string) (string, string, bool) {
 		if key != "max_request_body_size" {
 			return "", "", false
 		}
-		if v, where, ok := oslo.get("oslo_middleware", key); ok {
+		if v, where, ok := oslo.Get("oslo_middleware", key); ok {
 			return v, where, true
 		}
-		if v, where, ok := oslo.get("DEFAULT", "osapi_max_request_body_size"); ok {
+		if v, where, ok := oslo.Get("DEFAULT", "osapi_max_request_body_size"); ok {
 			return v, where, true
 		}
-		return oslo.get("DEFAULT", key)
+		return oslo.Get("DEFAULT", key)
 	})
 	if err != nil {
 		return nil, err

@@ -1,8 +1,9 @@
-package healthcheck
-
-// This file is shared, byte for byte apart from the package clause, by the
-// oslo.middleware filters (cors, proxyheaders, sizelimit): it reads options
-// the way oslo's ConfigurableMiddleware does.
+// Package osloconf reads the options of an oslo.middleware-style filter the
+// way oslo's ConfigurableMiddleware does: from Paste's local and global
+// conf first, then from the service's oslo.config file named by
+// oslo_config_project / oslo_config_file, then the option's default. The
+// cors, http_proxy_to_wsgi, sizelimit and healthcheck factories share it.
+package osloconf
 
 import (
 	"bufio"
@@ -21,18 +22,18 @@ import (
 // maxOsloFile bounds the size of an oslo.config file read at build time.
 const maxOsloFile = 4 << 20
 
-// osloConfig holds the sections of the oslo.config files that a filter
+// File holds the sections of the oslo.config files that a filter
 // section names with oslo_config_project (and oslo_config_file or
 // oslo_config_program), as oslo.middleware loads them for itself.
-type osloConfig struct {
+type File struct {
 	files    []string
 	sections map[string]map[string]string // section -> key -> value
 	order    []string                     // sections in first-seen order
 }
 
-// mergedConf returns Paste's merged conf as oslo's paste factories build
+// Merged returns Paste's merged conf as oslo's paste factories build
 // it: the global conf overlaid with the local conf.
-func mergedConf(c *pipeline.Config) map[string]string {
+func Merged(c *pipeline.Config) map[string]string {
 	m := maps.Clone(c.Global)
 	if m == nil {
 		m = map[string]string{}
@@ -41,29 +42,33 @@ func mergedConf(c *pipeline.Config) map[string]string {
 	return m
 }
 
-// loadOslo reads the oslo.config files of c's section. It returns nil (and
+// Load reads the oslo.config files of c's section. It returns nil (and
 // no error) when the section names no oslo_config_project: oslo then reads
 // the service's global configuration, which this daemon does not have, so
 // only Paste keys and defaults apply. With oslo_config_file the file must
-// exist; otherwise the project's standard files are searched as oslo.config
+// exist (a relative path is taken from the paste file's directory, the
+// global conf's "here"); otherwise the project's standard files are searched as oslo.config
 // does (~/.P/P.conf, ~/P.conf, /etc/P/P.conf, /etc/P.conf, the first found,
 // and the same for oslo_config_program), and finding none is not an error.
-func loadOslo(c *pipeline.Config) (*osloConfig, error) {
-	conf := mergedConf(c)
+func Load(c *pipeline.Config) (*File, error) {
+	conf := Merged(c)
 	project := strings.TrimSpace(conf["oslo_config_project"])
 	if project == "" {
 		return nil, nil
 	}
-	o := &osloConfig{sections: map[string]map[string]string{}}
+	o := &File{sections: map[string]map[string]string{}}
 	key := "oslo_config_project"
 	if f := strings.TrimSpace(conf["oslo_config_file"]); f != "" {
 		key = "oslo_config_file"
+		if here := c.Global["here"]; !filepath.IsAbs(f) && here != "" {
+			f = filepath.Join(here, f) // relative to the paste file, like %(here)s
+		}
 		o.files = []string{f}
 	} else {
 		o.files = findOsloFiles(project, strings.TrimSpace(conf["oslo_config_program"]))
 	}
 	for _, f := range o.files {
-		if err := o.read(f); err != nil {
+		if err := o.Read(f); err != nil {
 			return nil, c.Errorf(key, "%v", err)
 		}
 	}
@@ -93,12 +98,32 @@ func findOsloFiles(project, program string) []string {
 	return out
 }
 
-// read parses one oslo.config ini file into o; later files override
+// Sections returns the section names in first-seen order.
+func (o *File) Sections() []string {
+	if o == nil {
+		return nil
+	}
+	return o.order
+}
+
+// Section returns the keys of one section (nil when absent). The map must
+// not be modified.
+func (o *File) Section(name string) map[string]string {
+	if o == nil {
+		return nil
+	}
+	return o.sections[name]
+}
+
+// NewFile returns an empty File to Read files into (for tests).
+func NewFile() *File { return &File{sections: map[string]map[string]string{}} }
+
+// Read parses one oslo.config ini file into o; later files override
 // earlier ones key by key. The syntax is oslo.config's: [section] headers,
 // "key = value" or "key: value", # and ; comment lines, indented
 // continuation lines, and one pair of matching quotes around a value
 // removed.
-func (o *osloConfig) read(name string) error {
+func (o *File) Read(name string) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("oslo.config file: %v", err)
@@ -161,9 +186,9 @@ func (o *osloConfig) read(name string) error {
 	return nil
 }
 
-// get returns the value of key in section, and where it was found for
+// Get returns the value of key in section, and where it was found for
 // messages ("FILE [section] key").
-func (o *osloConfig) get(section, key string) (value, where string, ok bool) {
+func (o *File) Get(section, key string) (value, where string, ok bool) {
 	if o == nil {
 		return "", "", false
 	}
@@ -171,13 +196,13 @@ func (o *osloConfig) get(section, key string) (value, where string, ok bool) {
 	return value, fmt.Sprintf("%s [%s] %s", strings.Join(o.files, ","), section, key), ok
 }
 
-// decodeConf decodes opts (a pointer to an options struct) the way oslo's
+// Decode decodes opts (a pointer to an options struct) the way oslo's
 // ConfigurableMiddleware reads each option: from Paste's merged conf (the
 // section's local keys, then the global conf) if the key is there, else
 // from the oslo.config files through file (which may be nil), else the
 // struct default. Values from the files are checked on their own first so
 // that a bad one is reported with the file and group it came from.
-func decodeConf(c *pipeline.Config, opts any, file func(key string) (value, where string, ok bool)) error {
+func Decode(c *pipeline.Config, opts any, file func(key string) (value, where string, ok bool)) error {
 	merged := maps.Clone(c.Local)
 	if merged == nil {
 		merged = map[string]string{}
@@ -185,8 +210,8 @@ func decodeConf(c *pipeline.Config, opts any, file func(key string) (value, wher
 	fromFile := map[string]string{}
 	var wheres []string
 	for _, d := range pipeline.OptionDocs(opts) {
-		if d.Type == "ignored" {
-			continue
+		if d.Type == "ignored" || strings.HasPrefix(d.Name, "oslo_config_") {
+			continue // the oslo_config_* keys are read by Load
 		}
 		if _, ok := merged[d.Name]; ok {
 			continue
