@@ -9,7 +9,8 @@
 //   - The path served is the request's URL path after routing (the part a
 //     urlmap consumed is not part of it). It is split on "/"; empty
 //     segments are skipped; a segment that starts with "." (dotfiles,
-//     ".", ".."), holds a NUL or a backslash gives 404.
+//     ".", ".."), holds a NUL or a backslash, or more than 64 segments,
+//     give 404.
 //   - The file is opened through the root: a symlink that leads outside
 //     it gives 404, as does anything that is neither a regular file nor a
 //     directory. A symlink on the path whose target names a dotfile or dot
@@ -141,14 +142,18 @@ func writeError(w http.ResponseWriter, r *http.Request, code int) {
 	}
 }
 
+// maxDepth bounds the segments of a servable path (symlink loops inside
+// the root would otherwise make paths of any depth resolve).
+const maxDepth = 64
+
 // clean splits p into its segments, skipping empty ones; ok is false when
-// a segment is not servable.
+// a segment is not servable or there are too many.
 func clean(p string) (segs []string, ok bool) {
 	for _, s := range strings.Split(p, "/") {
 		if s == "" {
 			continue
 		}
-		if s[0] == '.' || strings.ContainsAny(s, "\x00\\") {
+		if s[0] == '.' || strings.ContainsAny(s, "\x00\\") || len(segs) == maxDepth {
 			return nil, false
 		}
 		segs = append(segs, s)
@@ -218,8 +223,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // there must be none; with it on, none may point at a dot name. (Escapes
 // from the root are os.Root's business.)
 func (h *Handler) linksOK(segs []string) bool {
-	for i := range segs {
-		p := strings.Join(segs[:i+1], "/")
+	name := strings.Join(segs, "/")
+	end := 0
+	for _, s := range segs {
+		if end > 0 {
+			end++ // the "/"
+		}
+		end += len(s)
+		p := name[:end]
 		fi, err := h.root.Lstat(p)
 		if err != nil {
 			return true // Open reports it

@@ -364,3 +364,16 @@ func FuzzPath(f *testing.F) {
 		}
 	})
 }
+
+func TestDepthBounded(t *testing.T) {
+	_, root := tree(t)
+	srv := serve(t, static.Options{DocumentRoot: root, Symlinks: true})
+	deep := "/docs" + strings.Repeat("/link-to-root/docs", 40) + "/c.txt"
+	if resp, _ := raw(t, srv.Listener.Addr().String(), "GET", deep); resp.StatusCode != 404 {
+		t.Errorf("81-segment path through a symlink loop: status %d, want 404", resp.StatusCode)
+	}
+	ok := "/docs" + strings.Repeat("/link-to-root/docs", 5) + "/c.txt"
+	if resp, body := raw(t, srv.Listener.Addr().String(), "GET", ok); resp.StatusCode != 200 || string(body) != "gamma <&>" {
+		t.Errorf("11-segment path: %d %q", resp.StatusCode, body)
+	}
+}
