@@ -55,13 +55,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/vietstack/vietstack-api/filters/faults/accept"
 	"github.com/vietstack/vietstack-api/filters/identity"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
@@ -432,7 +435,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if d != pass && !f.delay {
-		reject(w, d, f.wwwAuth)
+		reject(w, r, d, f.wwwAuth)
 		return
 	}
 
@@ -457,7 +460,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if d != pass && !f.delay {
-		reject(w, d, f.wwwAuth)
+		reject(w, r, d, f.wwwAuth)
 		return
 	}
 	if user != nil {
@@ -469,9 +472,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // reject answers 401 (with the WWW-Authenticate challenge) or 503.
-func reject(w http.ResponseWriter, d decision, challenge []string) {
+func reject(w http.ResponseWriter, r *http.Request, d decision, challenge []string) {
 	if d == reject503 {
-		serviceUnavailable(w)
+		serviceUnavailable(w, r)
 		return
 	}
 	w.Header()[hdrWWWAuth] = challenge
@@ -563,16 +566,31 @@ func setService(h http.Header, t *tokenInfo) {
 	h["X-Service-Roles"] = []string{t.RolesHeader}
 }
 
-// serviceUnavailableBody is webob's HTTPServiceUnavailable page with
-// keystonemiddleware's explanation, as keystonemiddleware answers.
-const serviceUnavailableBody = "<html>\n <head>\n  <title>503 Service Unavailable</title>\n </head>\n <body>\n  <h1>503 Service Unavailable</h1>\n  The server is currently unavailable. Please try again at a later time.<br /><br />\nThe Keystone service is temporarily unavailable.\n\n\n </body>\n</html>"
+// WebOb's HTTPServiceUnavailable page with keystonemiddleware's detail, in
+// the three forms WebOb negotiates from Accept (WebOb 1.8).
+const (
+	unavailablePlain = "503 Service Unavailable\n\nThe server is currently unavailable. Please try again at a later time.\n\n The Keystone service is temporarily unavailable.  "
+	unavailableHTML  = "<html>\n <head>\n  <title>503 Service Unavailable</title>\n </head>\n <body>\n  <h1>503 Service Unavailable</h1>\n  The server is currently unavailable. Please try again at a later time.<br /><br />\nThe Keystone service is temporarily unavailable.\n\n\n </body>\n</html>"
+	unavailableJSON  = `{"message": "The server is currently unavailable. Please try again at a later time.<br /><br />\nThe Keystone service is temporarily unavailable.\n\n", "code": "503 Service Unavailable", "title": "Service Unavailable"}`
+)
 
-func serviceUnavailable(w http.ResponseWriter) {
+var webobOffers = []string{"text/html", "application/json"}
+
+// serviceUnavailable answers 503 as keystonemiddleware does when Keystone
+// cannot be reached: WebOb's page, HTML, JSON or plain text by Accept.
+func serviceUnavailable(w http.ResponseWriter, r *http.Request) {
+	ctype, body := "text/plain; charset=UTF-8", unavailablePlain
+	switch m, _ := accept.Negotiate(r.Header.Get("Accept"), webobOffers); m {
+	case "text/html":
+		ctype, body = "text/html; charset=UTF-8", unavailableHTML
+	case "application/json":
+		ctype, body = "application/json", unavailableJSON
+	}
 	h := w.Header()
-	h["Content-Type"] = []string{"text/html; charset=UTF-8"}
-	h["Content-Length"] = []string{fmt.Sprint(len(serviceUnavailableBody))}
+	h["Content-Type"] = []string{ctype}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte(serviceUnavailableBody))
+	_, _ = io.WriteString(w, body)
 }
 
 // challengeWriter adds WWW-Authenticate to a 401 the application answers,

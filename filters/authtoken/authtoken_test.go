@@ -219,7 +219,7 @@ const fakeToken = `{"token": {"expires_at": "%s", "issued_at": "%s",
  "project": {"id": "p1", "name": "proj", "domain": {"id": "default", "name": "Default"}},
  "roles": [{"id": "r1", "name": "member"}]}}`
 
-func newFakeKeystone(t *testing.T, validate func(w http.ResponseWriter, r *http.Request)) *fakeKeystone {
+func newFakeKeystone(t testing.TB, validate func(w http.ResponseWriter, r *http.Request)) *fakeKeystone {
 	fk := &fakeKeystone{validate: validate, authStatus: http.StatusCreated}
 	fk.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -447,5 +447,35 @@ func TestTokensNeverLogged(t *testing.T) {
 	}
 	if !strings.Contains(out, tokenID("secret-user-token-123")) {
 		t.Errorf("log lacks the token hash:\n%s", out)
+	}
+}
+
+// BenchmarkCachedToken measures a request whose token validation is
+// cached: the per-request cost of the filter.
+func BenchmarkCachedToken(b *testing.B) {
+	fk := newFakeKeystone(b, validToken)
+	o := Options{
+		WWWAuthenticateURI: "https://ks/v3", AuthURL: fk.URL + "/v3", AuthType: "password",
+		Username: "svc", Password: "pw", UserDomainName: "Default", ProjectName: "service", ProjectDomainName: "Default",
+		ServiceTokenRoles: []string{"service"}, TokenCacheTime: 300, TokenCacheMaxEntries: 100,
+		HTTPConnectTimeout: time.Second, IncludeServiceCatalog: true,
+	}
+	f, err := New(o, discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h := pipeline.Root(f.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	r.Header.Set("X-Auth-Token", "user-token")
+	h.ServeHTTP(w, r)
+	if w.Code != 200 {
+		b.Fatal(w.Code)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Header = http.Header{"X-Auth-Token": {"user-token"}, "X-Roles": {"admin"}}
+		h.ServeHTTP(w, r)
 	}
 }

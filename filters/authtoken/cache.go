@@ -7,21 +7,15 @@ import (
 	"time"
 )
 
-// cacheKey is the SHA-256 of a token (with the validation mode): the cache
+// cacheKey is the SHA-256 of a token with the validation mode: the cache
 // never holds a token itself.
-type cacheKey [sha256.Size]byte
+type cacheKey struct {
+	sum          [sha256.Size]byte
+	allowExpired bool
+}
 
 func keyFor(token string, allowExpired bool) cacheKey {
-	h := sha256.New()
-	if allowExpired {
-		h.Write([]byte("allow_expired\x00"))
-	} else {
-		h.Write([]byte("validate\x00"))
-	}
-	h.Write([]byte(token))
-	var k cacheKey
-	h.Sum(k[:0])
-	return k
+	return cacheKey{sum: sha256.Sum256([]byte(token)), allowExpired: allowExpired}
 }
 
 // cacheEntry is a validation result: info for a valid token, nil for one

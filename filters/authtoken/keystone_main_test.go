@@ -49,7 +49,71 @@ var (
 
 	shortReady chan struct{} // closed when ksShort/shortErr are set
 	shortErr   error
+
+	// The real keystonemiddleware auth_token (ksm_oracle.py) in front of
+	// ksMain, by configuration name.
+	oracleReady chan struct{}
+	oracleURLs  map[string]string
+	oracleErr   error
+	oracleCmds  []*exec.Cmd
 )
+
+// oracleConfigs are the ksm_oracle.py configurations the parity test
+// compares with: their extra flags.
+var oracleConfigs = map[string][]string{
+	"default": {"--service-token-roles-required"},
+	"delay":   {"--service-token-roles-required", "--delay-auth-decision"},
+	"down":    {"--service-token-roles-required", "--auth-url", "http://127.0.0.1:1/v3"},
+}
+
+// startOracles starts one ksm_oracle.py per configuration and waits until
+// each answers.
+func startOracles(ks *ksInstance) (map[string]string, error) {
+	urls := map[string]string{}
+	for name, flags := range oracleConfigs {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		args := append([]string{filepath.Join(toolsDir, "ksm_oracle.py"), ks.dir, port}, flags...)
+		cmd := exec.Command("/usr/bin/python3", args...)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("ksm_oracle.py: %v", err)
+		}
+		oracleCmds = append(oracleCmds, cmd)
+		urls[name] = "http://127.0.0.1:" + port
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for name, u := range urls {
+		for {
+			resp, err := http.Get(u + "/status/200")
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("ksm_oracle.py %s did not answer at %s: %v", name, u, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return urls, nil
+}
+
+// needOracle returns the oracle URLs, skipping (failing in CI) without them.
+func needOracle(t *testing.T) map[string]string {
+	t.Helper()
+	needKeystone(t)
+	<-oracleReady
+	if oracleErr != nil {
+		if inCI() {
+			t.Fatalf("keystonemiddleware oracle: %v", oracleErr)
+		}
+		t.Skipf("keystonemiddleware oracle unavailable: %v", oracleErr)
+	}
+	return oracleURLs
+}
 
 // inCI reports whether CI=true: Keystone trouble then fails the tests.
 func inCI() bool { return strings.EqualFold(os.Getenv("CI"), "true") }
@@ -134,7 +198,10 @@ func (ks *ksInstance) run(deadline time.Time, script string, args ...string) err
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(toolsDir, script), args...)
-	cmd.Env = append(os.Environ(), ks.env...)
+	// A loaded machine (parallel test packages) can take minutes to start
+	// Python; the script's default is 60 s.
+	cmd.Env = append(os.Environ(), "KEYSTONE_START_TIMEOUT=240")
+	cmd.Env = append(cmd.Env, ks.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.CombinedOutput()
@@ -220,10 +287,20 @@ func runMain(m *testing.M) int {
 				defer close(shortReady)
 				ksShort, shortErr = startShort(ksMain)
 			}()
+			oracleReady = make(chan struct{})
+			go func() {
+				defer close(oracleReady)
+				oracleURLs, oracleErr = startOracles(ksMain)
+			}()
 		}
 		defer func() {
 			if shortReady != nil {
 				<-shortReady
+				<-oracleReady
+			}
+			for _, cmd := range oracleCmds {
+				cmd.Process.Kill()
+				cmd.Wait()
 			}
 			ksMu.Lock()
 			defer ksMu.Unlock()

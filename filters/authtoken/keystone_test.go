@@ -422,6 +422,7 @@ func TestKeystoneReauthenticatesOn401(t *testing.T) {
 func TestKeystoneServiceTokenRenewal(t *testing.T) {
 	ks := needShort(t)
 	f, h, app := newTestFilter(t, ks, func(o *Options) { o.TokenCacheTime = -1 })
+	old := ks.issue(t, "demo", ks.seed["DEMO_PASSWORD"], "demo")
 	var user string
 	var issued time.Time
 	// Initial authentication, renewal at 2/3 of the lifetime, another at
@@ -444,6 +445,15 @@ func TestKeystoneServiceTokenRenewal(t *testing.T) {
 	}
 	if got := f.ks.nAuth.Load(); got < 3 {
 		t.Errorf("%d service authentications in %v with %d s tokens, want at least 3", got, run, shortLifetime)
+	}
+	// The first user token has expired by now: alone it is refused, with a
+	// valid X-Service-Token (role service) it is accepted (allow_expired).
+	check401(t, do(h, "GET", "X-Auth-Token", old), app)
+	svc := ks.issue(t, ks.seed["SERVICE_USER"], ks.seed["SERVICE_PASSWORD"], ks.seed["SERVICE_PROJECT"])
+	if w := do(h, "GET", "X-Auth-Token", old, "X-Service-Token", svc); w.Code != 200 {
+		t.Errorf("expired user token with a service token: %d, want 200", w.Code)
+	} else if s := app.take(); s.header.Get("X-Identity-Status") != "Confirmed" || s.header.Get("X-Service-Identity-Status") != "Confirmed" {
+		t.Errorf("expired user token with a service token: %v", s.header)
 	}
 	// Close stops the renewal loop: no more authentications.
 	f.Close()
@@ -480,7 +490,7 @@ func TestKeystoneUnreachable(t *testing.T) {
 		t.Errorf("cached token with Keystone down: %d, want 200", w.Code)
 	}
 	lapp.take()
-	w := do(long, "GET", "X-Auth-Token", uncached)
+	w := do(long, "GET", "X-Auth-Token", uncached, "Accept", "text/html")
 	if w.Code != 503 || !strings.Contains(w.Body.String(), "The Keystone service is temporarily unavailable.") ||
 		w.Header().Get("Content-Type") != "text/html; charset=UTF-8" {
 		t.Errorf("uncached token with Keystone down: %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body)
