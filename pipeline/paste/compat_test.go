@@ -153,6 +153,24 @@ var deviations = map[string]deviation{
 				t.Errorf("global f = %q, %v; want empty", v, ok)
 			}
 		}},
+	"oracle/rand134/main.ini --name a": {
+		"§9.2: a section using (through config:) a composite with its own filter-with passes its locals on",
+		func(t *testing.T, g *Graph, err error) {
+			wantChain("egg:E#f", "call:mod:main")(t, g, err)
+			if err == nil && g.Root.App.Local["k1"] != "defx" {
+				t.Errorf("composite local %v, want k1=defx", g.Root.App.Local)
+			}
+		}},
+	"oracle/rand134/main.ini --name b": {
+		"§9.2: as above, reached as a urlmap's not_found_app and route",
+		func(t *testing.T, g *Graph, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if nf := g.Root.NotFound; nf == nil || nf.App == nil || nf.App.Local["k1"] != "defx" {
+				t.Errorf("not_found %+v", nf)
+			}
+		}},
 	"oracle/blankvalue.ini": {
 		"ini-v1.md: a blank line inside a continued value is rejected with its line (Paste keeps an empty line)",
 		func(t *testing.T, g *Graph, err error) {

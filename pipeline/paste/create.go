@@ -141,8 +141,27 @@ func (r *resolver) createURLMap(c *ctx, p Protocol) (*Node, bool) {
 	if fr.file == "" {
 		fr.file = c.loader.path
 	}
-	r.stack = append(r.stack, fr)
-	defer func() { r.stack = r.stack[:len(r.stack)-1] }()
+	// A urlmap whose routes lead back to itself: Paste recurses while
+	// creating it (its context alone is harmless, so this is checked here
+	// and not while building contexts).
+	if slices.Contains(r.creating, fr) {
+		p := c.path
+		if i := slices.Index(p, c.section); i >= 0 {
+			p = p[i:]
+		}
+		rf := c.from
+		if rf.pos.File == "" {
+			rf = ref{pos: c.pos, section: c.section}
+		}
+		r.failAt(rf, "Cycle", "reference cycle: %s", strings.Join(p, " -> "))
+		return nil, false
+	}
+	if len(r.creating) >= maxDepth {
+		r.failAt(ref{pos: c.pos, section: c.section}, "RecursionError", "composites nested more than %d deep", maxDepth)
+		return nil, false
+	}
+	r.creating = append(r.creating, fr)
+	defer func() { r.creating = r.creating[:len(r.creating)-1] }()
 
 	ok := true
 	nf, had := local.pop("not_found_app")

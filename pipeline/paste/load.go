@@ -28,7 +28,7 @@ func newResolver(opts Options, top string) *resolver {
 }
 
 func (r *resolver) scopeFor(c *ctx) *scope {
-	st := slices.Clone(r.stack)
+	st := append(slices.Clone(r.stack), r.creating...)
 	if c.pos.File != "" && c.section != "" {
 		st = append(st, frame{file: c.pos.File, section: c.section})
 	}

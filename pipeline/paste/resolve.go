@@ -102,6 +102,7 @@ type ctx struct {
 	pos     Pos
 	keyPos  map[string]Pos
 	path    []string
+	from    ref // where it was referenced (the start of a use chain)
 }
 
 // ref is where a name was written, for errors and node paths.
@@ -141,7 +142,8 @@ type resolver struct {
 	dirs     []string
 	cache    map[string]*source
 	opens    int
-	stack    []frame
+	stack    []frame // sections whose contexts are being built
+	creating []frame // urlmap composites being created
 	contexts int
 	work     int
 	aborted  bool // a global limit was hit: stop resolving, report once
@@ -593,7 +595,7 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 		c = r.contextFromExplicit(l, t, sec, g, local, keyRef)
 	}
 	if c != nil {
-		c.section, c.pos, c.path = sec.Name, secPos, path
+		c.section, c.pos, c.path, c.from = sec.Name, secPos, path, rf
 		if c.keyPos == nil {
 			c.keyPos = keyPos
 		} else {
@@ -604,7 +606,7 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 	}
 	if hasFW {
 		fw := &ctx{kind: ckFilterWith, ot: t, global: g, local: local, loader: l,
-			section: sec.Name, pos: secPos, keyPos: keyPos, path: path}
+			section: sec.Name, pos: secPos, keyPos: keyPos, path: path, from: rf}
 		fw.filter = r.getContext(l, otFilter, filterWith, g, keyRef("filter-with"))
 		fw.next = c
 		if c == nil || fw.filter == nil {

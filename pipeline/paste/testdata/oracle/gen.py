@@ -15,7 +15,7 @@ for line in open('cases.txt'):
     if not args:
         continue
     ini, rest = args[0], args[1:]
-    stem = ini.rsplit('.', 1)[0]
+    stem = ini.rsplit('.', 1)[0].replace('/', '_')
     tag = ''
     i = 0
     while i < len(rest):
