@@ -284,3 +284,23 @@ func TestRegister(t *testing.T) {
 		}
 	}
 }
+
+func FuzzReadHtpasswd(f *testing.F) {
+	for _, p := range []string{"testdata/users.htpasswd", "testdata/mixed.htpasswd", "testdata/malformed.htpasswd"} {
+		data, _ := os.ReadFile(p)
+		f.Add(string(data))
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		p := filepath.Join(t.TempDir(), "htpasswd")
+		os.WriteFile(p, []byte(text), 0o644)
+		users, err := ReadHtpasswd(p)
+		if err != nil {
+			return
+		}
+		for u, h := range users {
+			if u == "" || hashKind(string(h)) != "" {
+				t.Fatalf("accepted %q:%q", u, h)
+			}
+		}
+	})
+}
