@@ -281,10 +281,13 @@ func scan(path string, data []byte) (*source, List) {
 // control character other than tab, or a space other than ' ' and tab.
 func oddChar(s string) (rune, bool) {
 	for _, r := range s {
-		if r == '\t' {
+		if r < 0x80 {
+			if (r < 0x20 && r != '\t') || r == 0x7f {
+				return r, true
+			}
 			continue
 		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r != ' ' && unicode.IsSpace(r)) || r == '\ufeff' {
+		if r < 0xa0 || unicode.IsSpace(r) || r == '\ufeff' || r == utf8.RuneError {
 			return r, true
 		}
 	}
