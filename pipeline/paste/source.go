@@ -287,7 +287,7 @@ func oddChar(s string) (rune, bool) {
 			}
 			continue
 		}
-		if r < 0xa0 || unicode.IsSpace(r) || r == '\ufeff' || r == utf8.RuneError {
+		if r < 0xa0 || unicode.IsSpace(r) || r == '\ufeff' {
 			return r, true
 		}
 	}
