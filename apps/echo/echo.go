@@ -185,6 +185,27 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) (n int64, sum [
 	return n, h.Sum(nil), true
 }
 
+// DiscardBody reads r's body to its end, at most max bytes, and drops it;
+// it answers w and reports false exactly as ReadBody does. A request
+// without a body (http.NoBody, as the server gives a GET) costs nothing,
+// and a body is read through io.Discard's pooled buffer: the text app's
+// hot path allocates nothing here.
+func DiscardBody(w http.ResponseWriter, r *http.Request, max int64) (n int64, ok bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return 0, true
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(r.Body, max+1))
+	if err != nil {
+		readError(w, r, err)
+		return n, false
+	}
+	if n > max {
+		http.Error(w, "Request body too large", http.StatusRequestEntityTooLarge)
+		return n, false
+	}
+	return n, true
+}
+
 // readError answers a failed body read (see the package comment).
 func readError(w http.ResponseWriter, r *http.Request, err error) {
 	var h http.Handler

@@ -150,7 +150,7 @@ type app struct {
 }
 
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := echo.ReadBody(w, r, a.max); !ok {
+	if _, ok := echo.DiscardBody(w, r, a.max); !ok {
 		return
 	}
 	h := w.Header()

@@ -136,12 +136,20 @@ func Strip(r *http.Request) {
 // Call Strip first.
 func Set(r *http.Request, id *pipeline.Identity) {
 	h := r.Header
+	// Every value gets its own one-element slice of one shared backing
+	// array: one allocation for all the headers instead of one each.
+	vals := make([]string, 0, 17)
+	put := func(k, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		h[k] = vals[n-1 : n : n]
+	}
 	set := func(k, v string) {
 		if v != "" {
-			h[k] = []string{v}
+			put(k, v)
 		}
 	}
-	h[Status] = []string{Confirmed}
+	put(Status, Confirmed)
 	set(UserID, id.UserID)
 	set(UserName, id.UserName)
 	set(UserDomainID, id.UserDomainID)
@@ -151,12 +159,12 @@ func Set(r *http.Request, id *pipeline.Identity) {
 	set(ProjectDomainID, id.ProjectDomainID)
 	set(ProjectDomainName, id.ProjectDomainName)
 	roles := strings.Join(id.Roles, ",")
-	h[Roles] = []string{roles}
-	h[DeprecatedRole] = []string{roles}
+	put(Roles, roles)
+	put(DeprecatedRole, roles)
 	if id.IsAdminProject {
-		h[IsAdminProject] = []string{"True"}
+		put(IsAdminProject, "True")
 	} else {
-		h[IsAdminProject] = []string{"False"}
+		put(IsAdminProject, "False")
 	}
 	set(DeprecatedUser, id.UserName)
 	set(DeprecatedTenantID, id.ProjectID)

@@ -144,3 +144,23 @@ func BenchmarkStrip(b *testing.B) {
 		Strip(r)
 	}
 }
+
+// TestSetAllocs: Set shares one backing array among its header values
+// (plus the joined roles), and a later Add to one header never overwrites
+// another's value.
+func TestSetAllocs(t *testing.T) {
+	id := &pipeline.Identity{UserID: "u", UserName: "u", ProjectID: "p", ProjectName: "p", Roles: []string{"a", "b"}}
+	r := httptest.NewRequest("GET", "/", nil)
+	Set(r, id)
+	if n := testing.AllocsPerRun(100, func() { Set(r, id) }); n > 2 {
+		t.Errorf("Set allocates %v times, want at most 2", n)
+	}
+	r.Header.Add(UserID, "extra")
+	r.Header.Add(Status, "extra")
+	if got := r.Header.Values(UserName); len(got) != 1 || got[0] != "u" {
+		t.Errorf("X-User-Name = %q after adding to X-User-Id", got)
+	}
+	if got := r.Header.Values(UserID); len(got) != 2 || got[0] != "u" || got[1] != "extra" {
+		t.Errorf("X-User-Id = %q", got)
+	}
+}
