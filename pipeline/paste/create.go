@@ -24,6 +24,9 @@ func wrap(chain []*Node, app *Node) *Node {
 }
 
 func (r *resolver) node(c *ctx, t Type, p Protocol) *Node {
+	if p == protoComposit {
+		p = ProtoComposite // the same protocol under its misspelt alias
+	}
 	return &Node{
 		Type:     t,
 		Factory:  c.factory,

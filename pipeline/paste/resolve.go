@@ -204,6 +204,12 @@ func (r *resolver) open(abs string, inject *conf, rf ref) *cfgLoader {
 		r.cache[abs] = src
 		if src != nil && !slices.Contains(r.files, abs) {
 			r.files = append(r.files, abs)
+			for _, k := range src.Default.Keys {
+				if strings.HasPrefix(k.Name, "set ") || strings.HasPrefix(k.Name, "get ") {
+					r.warn(Pos{File: abs, Line: k.Line}, "%s in [DEFAULT] acts in every section, and global_conf also gets a key %s",
+						pyRepr(k.Name), pyRepr(k.Name))
+				}
+			}
 		}
 	}
 	if src == nil {
