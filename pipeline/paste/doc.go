@@ -100,6 +100,16 @@
 // exists under another prefix, and messages close to Paste's. The first
 // element is the problem Paste itself would raise.
 //
+// Graph.Warnings hold what loads but is probably not meant: a key dropped
+// because [DEFAULT] (or a caller global) defines it, a section losing to
+// its alias ([app:x] beats [application:x]), a second protocol key passed
+// on as a setting, set/get lines in [DEFAULT] (they act in every section
+// and leak "set x" into global_conf), urlmap keys replacing an earlier one,
+// and settings of a section that uses a pipeline (ignored, as in Paste).
+//
+// Bare [app] and [server] sections are never found from an entry point,
+// as in Paste; the "No section" error says how to name them.
+//
 // # Limits
 //
 // Files are limited to 4 MiB, config files opened per load to 128,
