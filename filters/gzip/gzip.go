@@ -29,7 +29,7 @@ import (
 // Options are the options of the gzip filter.
 type Options struct {
 	MinSize      pipeline.ByteSize `ini:"min_size" default:"1KiB" doc:"smallest body compressed; smaller ones go out as they are"`
-	Level        int               `ini:"level" default:"-1" doc:"gzip level 1 (fastest) to 9 (smallest), 0 none, -1 the library default (5)"`
+	Level        int               `ini:"level" default:"-1" doc:"gzip level 1 (fastest) to 9 (smallest), 0 none, -1 the library default"`
 	ContentTypes []string          `ini:"content_types" doc:"compress only these media types (comma list); default: every type but already-compressed ones"`
 	Except       []string          `ini:"except_content_types" doc:"never compress these media types (comma list); exclusive with content_types"`
 	Zstd         bool              `ini:"zstd" default:"false" doc:"also offer zstd (preferred when the client accepts both equally)"`
