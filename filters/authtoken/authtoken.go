@@ -417,14 +417,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info, err := f.check(ctx, st, false)
 		switch {
 		case err == nil && f.rolesNeeded && !info.hasRole(f.serviceRoles):
-			f.log.Info("authtoken: X-Service-Token lacks every service_token_roles role", "token", tokenID(st))
+			f.log.Info("authtoken: X-Service-Token lacks every service_token_roles role", "token", tokenRef(st))
 			d = reject401
 		case err == nil:
 			svc = info
 		case errors.Is(err, errInvalidToken):
 			d = reject401
 		default:
-			f.log.Warn("authtoken: cannot validate X-Service-Token", "token", tokenID(st), "error", err)
+			f.log.Warn("authtoken: cannot validate X-Service-Token", "token", tokenRef(st), "error", err)
 			d = reject503
 		}
 		if svc != nil {
@@ -454,7 +454,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, errInvalidToken):
 			d = max(d, reject401)
 		default:
-			f.log.Warn("authtoken: cannot validate X-Auth-Token", "token", tokenID(ut), "error", err)
+			f.log.Warn("authtoken: cannot validate X-Auth-Token", "token", tokenRef(ut), "error", err)
 			d = reject503
 		}
 	}
@@ -500,7 +500,7 @@ func (f *Filter) check(ctx context.Context, token string, allowExpired bool) (*t
 	})
 	if err != nil {
 		if errors.Is(err, errInvalidToken) {
-			f.log.Debug("authtoken: invalid token", "token", tokenID(token))
+			f.log.Debug("authtoken: invalid token", "token", tokenRef(token))
 		}
 		return nil, err
 	}

@@ -399,7 +399,7 @@ func (k *keystone) authenticate(ctx context.Context) error {
 	k.tok, k.exp, k.lifetime = tok, start.Add(lifetime), lifetime
 	k.mu.Unlock()
 	k.nAuth.Add(1)
-	k.log.Debug("authtoken: obtained a service token", "token", tokenID(tok), "lifetime", lifetime)
+	k.log.Debug("authtoken: obtained a service token", "token", tokenRef(tok), "lifetime", lifetime)
 	return nil
 }
 
@@ -519,7 +519,7 @@ func (k *keystone) validate(ctx context.Context, token string, allowExpired bool
 		case http.StatusNotFound:
 			return nil, errInvalidToken
 		case http.StatusUnauthorized:
-			k.log.Info("authtoken: the identity server rejected the service token; authenticating again", "token", tokenID(st))
+			k.log.Info("authtoken: the identity server rejected the service token; authenticating again", "token", tokenRef(st))
 			k.invalidate(st)
 			continue
 		default:

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -250,6 +251,13 @@ func pyString(b *strings.Builder, s string) {
 	}
 	b.WriteByte('"')
 }
+
+// tokenRef logs as tokenID of the token, computed only when the record is
+// emitted: pass tokenRef(tok), never tok, to a logger.
+type tokenRef string
+
+// LogValue implements slog.LogValuer.
+func (t tokenRef) LogValue() slog.Value { return slog.StringValue(tokenID(string(t))) }
 
 // tokenID is what logs show instead of a token: the first 16 hex digits
 // of its SHA-256, enough to correlate, useless to replay.
