@@ -59,6 +59,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +97,8 @@ type Options struct {
 	ServiceTokenRoles         []string `ini:"service_token_roles" default:"service" doc:"an X-Service-Token must carry one of these roles (when service_token_roles_required)"`
 	ServiceTokenRolesRequired bool     `ini:"service_token_roles_required" default:"true" doc:"enforce service_token_roles on X-Service-Token (keystonemiddleware 10.1 defaulted to false)"`
 	IncludeServiceCatalog     bool     `ini:"include_service_catalog" default:"true" doc:"ask for the catalog and pass it in X-Service-Catalog (v2 JSON)"`
+
+	AclPublicRoutes []string `ini:"acl_public_routes" doc:"paths served without a token, as magnum, zun, cyborg and cloudkitty's auth_token subclasses do: each a regular expression matched against the whole path (trailing / removed, optional .json); client identity headers are still stripped"`
 
 	TokenCacheTime        int           `ini:"token_cache_time" default:"300" doc:"seconds a valid token is cached (never beyond its expiry); -1 disables the cache"`
 	NegativeCacheTime     time.Duration `ini:"negative_cache_time" default:"5s" doc:"how long a token Keystone called invalid is remembered as invalid; 0 disables"`
@@ -156,6 +159,24 @@ var Aliases = []string{
 	"keystoneclient.middleware.auth_token:filter_factory",
 }
 
+// PublicRoutesAliases are the project subclasses of auth_token that add
+// acl_public_routes (openstack-middleware.md, ksm.auth_token+public_routes);
+// RegisterPublicRoutesAliases makes them spellings of auth_token.
+var PublicRoutesAliases = []string{
+	"magnum.api.middleware.auth_token:AuthTokenMiddleware.factory",
+	"zun.api.middleware.auth_token:AuthTokenMiddleware.factory",
+	"cyborg.api.middleware.auth_token:AuthTokenMiddleware.factory",
+	"cloudkitty.api.middleware:AuthTokenMiddleware.factory",
+}
+
+// RegisterPublicRoutesAliases registers PublicRoutesAliases as spellings
+// of auth_token (registered first by Register).
+func RegisterPublicRoutesAliases(reg *pipeline.Registry) {
+	for _, a := range PublicRoutesAliases {
+		reg.Alias(a, "auth_token")
+	}
+}
+
 // Register registers "auth_token" and its aliases in reg.
 func Register(reg *pipeline.Registry) {
 	reg.Filter("auth_token", Factory, pipeline.Info{
@@ -200,6 +221,7 @@ type Filter struct {
 	rolesNeeded  bool
 	serviceRoles map[string]bool
 	wwwAuth      []string // the WWW-Authenticate value
+	public       []*regexp.Regexp
 	log          *slog.Logger
 	ks           *keystone
 	cache        *tokenCache
@@ -227,6 +249,14 @@ func New(o Options, log *slog.Logger) (*Filter, error) {
 	if err != nil {
 		return nil, &optError{"password", "cannot encode the credentials"}
 	}
+	var public []*regexp.Regexp
+	for _, route := range o.AclPublicRoutes {
+		re, err := regexp.Compile(`^(?:` + route + `)(?:\.json)?$`)
+		if err != nil {
+			return nil, &optError{"acl_public_routes", fmt.Sprintf("%q is not a valid regular expression: %v", route, err)}
+		}
+		public = append(public, re)
+	}
 	roles := map[string]bool{}
 	for _, r := range o.ServiceTokenRoles {
 		roles[strings.ToLower(r)] = true
@@ -241,6 +271,7 @@ func New(o Options, log *slog.Logger) (*Filter, error) {
 		rolesNeeded:  o.ServiceTokenRolesRequired,
 		serviceRoles: roles,
 		wwwAuth:      []string{`Keystone uri="` + o.WWWAuthenticateURI + `"`},
+		public:       public,
 		log:          log,
 		ks: &keystone{
 			http: hc, authURL: o.AuthURL, authBody: body,
@@ -409,6 +440,10 @@ const (
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := h.f
 	identity.Strip(r)
+	if len(f.public) > 0 && f.isPublic(r.URL.Path) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
 	ctx := r.Context()
 	d := pass
 
@@ -469,6 +504,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		identity.SetInvalid(r)
 	}
 	h.next.ServeHTTP(&challengeWriter{ResponseWriter: w, value: f.wwwAuth}, r)
+}
+
+// isPublic reports whether path matches acl_public_routes, as magnum's
+// subclass matches PATH_INFO with trailing slashes removed.
+func (f *Filter) isPublic(path string) bool {
+	if p := strings.TrimRight(path, "/"); p != "" {
+		path = p
+	}
+	for _, re := range f.public {
+		if re.MatchString(path) {
+			return true
+		}
+	}
+	return false
 }
 
 // reject answers 401 (with the WWW-Authenticate challenge) or 503.

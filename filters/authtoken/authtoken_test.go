@@ -479,3 +479,46 @@ func BenchmarkCachedToken(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+func TestPublicRoutes(t *testing.T) {
+	fk := newFakeKeystone(t, validToken)
+	_, h, app := fakeFilter(t, fk.URL+"/v3", func(o *Options) { o.AclPublicRoutes = []string{"/", "/v1"} })
+	for _, tc := range []struct {
+		path   string
+		public bool
+	}{
+		{"/", true}, {"/v1", true}, {"/v1/", true}, {"/v1.json", true},
+		{"/v1/servers", false}, {"/v10", false}, {"/x/v1", false}, {"//", false}, // as magnum: "//" stays "//"
+	} {
+		r := httptest.NewRequest("GET", "http://x"+tc.path, nil)
+		r.Header.Set("X-Roles", "admin")
+		r.Header.Set("X-Identity-Status", "Confirmed")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		s := app.take()
+		if tc.public {
+			if w.Code != 200 || s == nil {
+				t.Errorf("%s: %d, want a public 200", tc.path, w.Code)
+				continue
+			}
+			if s.header.Get("X-Roles") != "" || s.header.Get("X-Identity-Status") != "" {
+				t.Errorf("%s: client identity headers reached the app on a public route: %v", tc.path, s.header)
+			}
+		} else if w.Code != 401 {
+			t.Errorf("%s: %d, want 401", tc.path, w.Code)
+		}
+	}
+	if _, err := Factory(context.Background(), localConfig(map[string]string{
+		"auth_url": "http://ks/v3", "username": "u", "password": "p", "user_domain_id": "default",
+		"project_id": "p", "acl_public_routes": "/(v1"})); err == nil || !strings.Contains(err.Error(), "acl_public_routes") {
+		t.Errorf("bad route: %v", err)
+	}
+	reg := pipeline.NewRegistry()
+	Register(reg)
+	RegisterPublicRoutesAliases(reg)
+	for _, a := range append(append([]string{"auth_token"}, Aliases...), PublicRoutesAliases...) {
+		if f, ok := reg.Lookup(a, pipeline.KindFilter); !ok || f.Name != "auth_token" {
+			t.Errorf("%s does not resolve to auth_token", a)
+		}
+	}
+}
