@@ -38,6 +38,11 @@
 //     headers (request_id_headers) are dropped from its response, so the
 //     client gets one id, the one our access log shows.
 //
+// Upgraded (websocket) connections are tracked: when the generation that
+// built the proxy is retired (after a reload's grace, or at shutdown), they
+// are closed with the transport's idle connections, since
+// http.Server.Shutdown does not see hijacked connections.
+//
 // Errors become JSON faults that never name the backend: 502 when the
 // backend cannot be reached or breaks the exchange, 504 when it does not
 // answer within the timeouts. When the request's own context is done (the
@@ -46,6 +51,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -60,6 +66,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vietstack/vietstack-api/pipeline"
@@ -182,6 +189,7 @@ type Proxy struct {
 	dropUnderscore        bool
 	protected             []string // canonical names
 	idHeaders             []string // canonical names
+	upgraded              upgradeSet
 	log                   *slog.Logger
 }
 
@@ -303,9 +311,101 @@ func newTransport(o Options, target *url.URL) (*http.Transport, error) {
 	return tr, nil
 }
 
-// Close releases the transport's idle backend connections. Requests still
-// in flight keep working.
-func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+// Close releases the transport's idle backend connections and closes the
+// upgraded (websocket) connections still open, which ends them; plain
+// requests still in flight keep working, and later upgrade attempts get
+// 502.
+func (p *Proxy) Close() {
+	p.transport.CloseIdleConnections()
+	p.upgraded.closeAll()
+}
+
+// upgradeSet tracks the client connections hijacked for upgrades, so that
+// retiring the generation (or stopping) can end them: http.Server's
+// Shutdown does not see hijacked connections.
+type upgradeSet struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (s *upgradeSet) add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *upgradeSet) remove(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *upgradeSet) closeAll() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns, s.closed = nil, true
+	s.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
+}
+
+// Upgraded returns the number of upgraded connections open through p.
+func (p *Proxy) Upgraded() int {
+	p.upgraded.mu.Lock()
+	defer p.upgraded.mu.Unlock()
+	return len(p.upgraded.conns)
+}
+
+// hijackWriter registers the connection ReverseProxy hijacks for an
+// upgrade.
+type hijackWriter struct {
+	http.ResponseWriter
+	set *upgradeSet
+}
+
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.set.mu.Lock()
+	closed := w.set.closed
+	w.set.mu.Unlock()
+	if closed {
+		return nil, nil, errors.New("proxy closed: upgrade refused")
+	}
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !w.set.add(c) {
+		c.Close()
+		return nil, nil, errors.New("proxy closed: upgrade refused")
+	}
+	return &trackedConn{Conn: c, set: w.set}, brw, nil
+}
+
+func (w *hijackWriter) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type trackedConn struct {
+	net.Conn
+	set  *upgradeSet
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.set.remove(c.Conn) })
+	return c.Conn.Close()
+}
 
 // Transport returns the proxy's transport (read-only; for tests and
 // diagnostics).
@@ -320,6 +420,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hasDotSegment(script) || hasDotSegment(r.URL.Path) {
 		writeFault(w, http.StatusBadRequest)
 		return
+	}
+	if _, up := r.Header["Upgrade"]; up && p.websocket {
+		w = &hijackWriter{ResponseWriter: w, set: &p.upgraded}
 	}
 	p.rp.ServeHTTP(w, r)
 }

@@ -883,3 +883,55 @@ url = BACKEND/base
 		}
 	}
 }
+
+// TestCloseEndsUpgradedConnections: retiring the generation ends the
+// websocket sessions that http.Server.Shutdown cannot see.
+func TestCloseEndsUpgradedConnections(t *testing.T) {
+	be := newBackend(t, false)
+	p, err := proxy.New(proxy.Options{URL: be.srv.URL, WebSocket: true, DialTimeout: time.Second, TLSHandshakeTimeout: time.Second,
+		ResponseHeaderTimeout: time.Second, IdleConnTimeout: time.Minute, MaxIdleConns: 4, MaxResponseHeader: 1 << 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := httptest.NewServer(pipeline.Root(p))
+	defer fe.Close()
+	var conns []net.Conn
+	for range 3 {
+		conn, err := net.Dial("tcp", fe.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || resp.StatusCode != 101 {
+			t.Fatalf("upgrade: %v %v", resp, err)
+		}
+		conns = append(conns, conn)
+	}
+	if n := p.Upgraded(); n != 3 {
+		t.Fatalf("%d upgraded connections tracked, want 3", n)
+	}
+	start := time.Now()
+	p.Close()
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(make([]byte, 64)); err == nil || isTimeout(err) {
+			t.Errorf("conn %d still open after Close: %v", i, err)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("closing took %v", d)
+	}
+	// A new upgrade after Close is refused.
+	resp, body := raw(t, fe.Listener.Addr().String(), "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	if resp.StatusCode != 502 {
+		t.Errorf("upgrade after Close: %d %s", resp.StatusCode, body)
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
