@@ -430,6 +430,28 @@ func TestE2EShutdownGrace(t *testing.T) {
 	}
 }
 
+// TestE2ESecondSignal: a second SIGTERM during the grace period closes
+// the remaining connections at once.
+func TestE2ESecondSignal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "echo.ini")
+	writeFile(t, path, fmt.Sprintf(echoINI, "30s"))
+	d := start(t, "--config-file", path)
+	startSlowRequest(t, d.addr)
+	d.signal(syscall.SIGTERM)
+	d.waitLog(`"msg":"shutting down"`)
+	begin := time.Now()
+	d.signal(syscall.SIGTERM)
+	if code := d.wait(5 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("stopped %v after the second signal", took)
+	}
+	if !strings.Contains(d.logs.String(), "second signal; closing every connection now") {
+		t.Errorf("second signal not logged:\n%s", d.logs.String())
+	}
+}
+
 // TestE2ECheckBroken: --check lists every problem with file:line, exit 1.
 func TestE2ECheckBroken(t *testing.T) {
 	code, stdout, stderr := runBin(t, "--config-file", "testdata/broken-options.ini", "--check")

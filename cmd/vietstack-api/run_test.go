@@ -619,6 +619,19 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "restart vietstack-api to apply them") {
 		t.Errorf("changed server settings not reported:\n%s", logs.String())
 	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if d.reload(context.Background()) {
+		t.Fatal("reload of a deleted file succeeded")
+	}
+	if got := body(); got != "reloaded" {
+		t.Errorf("after reloading a deleted file: %q", got)
+	}
+	if !strings.Contains(logs.String(), "no such file or directory") {
+		t.Errorf("missing file not logged:\n%s", logs.String())
+	}
 }
 
 type bodyRecorder struct {
