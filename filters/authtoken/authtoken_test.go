@@ -522,3 +522,35 @@ func TestPublicRoutes(t *testing.T) {
 		}
 	}
 }
+
+func TestRetries(t *testing.T) {
+	for _, tc := range []struct {
+		retries, failures int
+		want              int
+	}{
+		{2, 2, 200}, {1, 2, 503}, {0, 1, 503}, {3, 0, 200},
+	} {
+		var calls atomic.Int64
+		fk := newFakeKeystone(t, func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) <= int64(tc.failures) {
+				// Drop the connection without an answer.
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+				return
+			}
+			validToken(w, r)
+		})
+		// No connection reuse: Go's transport itself retries a request
+		// once when a reused keep-alive connection turns out closed.
+		fk.Config.SetKeepAlivesEnabled(false)
+		_, h, _ := fakeFilter(t, fk.URL+"/v3", func(o *Options) { o.HTTPRequestMaxRetries = tc.retries })
+		if w := do(h, "GET", "X-Auth-Token", "user-token"); w.Code != tc.want {
+			t.Errorf("retries %d, %d failures: %d, want %d", tc.retries, tc.failures, w.Code, tc.want)
+		}
+		if want := int64(min(tc.failures, tc.retries) + 1); calls.Load() != want {
+			t.Errorf("retries %d, %d failures: %d attempts, want %d", tc.retries, tc.failures, calls.Load(), want)
+		}
+	}
+}
