@@ -27,7 +27,8 @@
 // route is the ScriptName the urlmap routed the request to ("/" when
 // none), at most max_routes distinct values per filter and "other"
 // beyond; method is one of the nine standard methods or "other"; class is
-// the status class "1xx" to "5xx".
+// the status class "1xx" to "5xx". A panic passing through the filter is
+// counted as 5xx.
 package metrics
 
 import (
@@ -284,33 +285,46 @@ func (f *filter) wrap(next http.Handler) http.Handler {
 		}
 		f.inflight.Inc()
 		start := time.Now()
+		returned := false
+		defer func() {
+			// Deferred so that a panic passing through (answered 500 by
+			// an outer fault filter or the root) is counted too.
+			f.inflight.Dec()
+			status := http.StatusInternalServerError
+			if returned {
+				if st != nil {
+					status = st.Status()
+				} else {
+					status = rec.status
+				}
+				if status == 0 {
+					status = http.StatusOK // nothing written: net/http sends 200
+				}
+			}
+			script := ""
+			if st != nil {
+				script = st.ScriptName
+			}
+			f.observe(script, r.Method, status, time.Since(start))
+		}()
 		next.ServeHTTP(w, r)
-		d := time.Since(start)
-		f.inflight.Dec()
-
-		var status int
-		script := ""
-		if st != nil {
-			status, script = st.Status(), st.ScriptName
-		} else {
-			status = rec.status
-		}
-		if status == 0 {
-			status = http.StatusOK // nothing written: net/http sends 200
-		}
-		cls := status/100 - 1
-		if cls < 0 || cls >= len(classes) {
-			cls = len(classes) - 1
-		}
-		rt := f.route(script)
-		rt.duration.Observe(d.Seconds())
-		mi := methodIndex(r.Method)
-		lc := &rt.counts[mi][cls]
-		lc.once.Do(func() {
-			lc.c = f.m.requests.WithLabelValues(f.pipeline, rt.name, methods[mi], classes[cls])
-		})
-		lc.c.Inc()
+		returned = true
 	})
+}
+
+func (f *filter) observe(script, method string, status int, d time.Duration) {
+	cls := status/100 - 1
+	if cls < 0 || cls >= len(classes) {
+		cls = len(classes) - 1
+	}
+	rt := f.route(script)
+	rt.duration.Observe(d.Seconds())
+	mi := methodIndex(method)
+	lc := &rt.counts[mi][cls]
+	lc.once.Do(func() {
+		lc.c = f.m.requests.WithLabelValues(f.pipeline, rt.name, methods[mi], classes[cls])
+	})
+	lc.c.Inc()
 }
 
 // statusWriter records the status for requests that did not come through

@@ -270,3 +270,22 @@ func BenchmarkMetrics(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+func TestPanicCountedAndGaugeBalanced(t *testing.T) {
+	m := metrics.NewRegistry()
+	mw, _ := m.Middleware(metrics.Options{Pipeline: "p", MaxRoutes: 4})
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	for range 3 {
+		func() {
+			defer func() { recover() }()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		}()
+	}
+	fams := scrape(t, m.Handler(1, 0))
+	if got := counts(fams["vietstack_http_requests_total"]); got["class=5xx,method=GET,pipeline=p,route=/"] != 3 {
+		t.Errorf("panics counted %v", got)
+	}
+	if got := counts(fams["vietstack_http_requests_in_flight"]); got["pipeline=p"] != 0 {
+		t.Errorf("in-flight gauge %v after panics, want 0", got)
+	}
+}
