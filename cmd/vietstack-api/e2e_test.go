@@ -339,7 +339,7 @@ func startSlowRequest(t *testing.T, addr string) net.Conn {
 	if _, err := io.WriteString(conn, "POST /slow HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nhello"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the handler is now reading the body
+	time.Sleep(500 * time.Millisecond) // the handler is now reading the body
 	return conn
 }
 
