@@ -64,15 +64,18 @@ func pasteLoadOptions(fileSize int) ini.LoadOptions {
 }
 
 // normValue turns an ini.v1 raw value into ConfigParser's: each line
-// stripped, indented comment lines dropped, trailing empty lines dropped.
+// stripped, indented comment lines after the first dropped, trailing empty
+// lines dropped.
 func normValue(raw string) string {
 	if !strings.Contains(raw, "\n") {
 		return strings.TrimSpace(raw)
 	}
 	var out []string
-	for _, ln := range strings.Split(raw, "\n") {
+	for i, ln := range strings.Split(raw, "\n") {
 		t := strings.TrimSpace(ln)
-		if t != "" && (t[0] == '#' || t[0] == ';') {
+		// An indented comment line inside a value is dropped; the first
+		// line is the value itself ("k = # x" keeps "# x").
+		if i > 0 && t != "" && (t[0] == '#' || t[0] == ';') {
 			continue
 		}
 		out = append(out, t)

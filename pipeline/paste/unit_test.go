@@ -95,6 +95,7 @@ func TestNormValue(t *testing.T) {
 		"\n  a":                     "\na",
 		"a\n   \n  b":               "a\n\nb",
 		"a\r\n  b\r":                "a\nb",
+		"# not a comment\n  b":      "# not a comment\nb",
 	} {
 		if got := normValue(in); got != want {
 			t.Errorf("normValue(%q) = %q, want %q", in, got, want)
