@@ -33,15 +33,40 @@ func (m *urlMap) init() {
 	}
 }
 
+// notFound answers as Paste's urlmap does when no route matches: a plain
+// text 404 naming the path that was looked up. Unlike Paste it never sends
+// the HTML variant, whose comment lists every mounted route and the host;
+// the path is capped and characters that could be read as markup or
+// control sequences are replaced.
 func notFound(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Content-Type"] = []string{"text/plain; charset=utf8"}
 	w.WriteHeader(http.StatusNotFound)
-	_, _ = w.Write(notFoundBody)
+	if r.Method == http.MethodHead {
+		return
+	}
+	b := make([]byte, 0, len(notFoundHead)+len(r.URL.Path)+4)
+	b = append(b, notFoundHead...)
+	b = appendSafePath(b, r.URL.Path, 1024)
+	b = append(b, "\r\n\r\n"...)
+	_, _ = w.Write(b)
 }
 
-var notFoundBody = []byte(`{"error": {"code": 404, "title": "Not Found", "message": "The resource could not be found."}}` + "\n")
+const notFoundHead = "404 Not Found\r\nThe resource could not be found.\r\n"
+
+func appendSafePath(b []byte, p string, limit int) []byte {
+	if len(p) > limit {
+		p = p[:limit]
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return b
+}
 
 // ServeHTTP routes r. It rewrites the request's URL path in place when r
 // carries the Root state (whose URL is a private copy); without the state
