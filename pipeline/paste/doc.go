@@ -82,7 +82,7 @@
 //  10. The pre-pass rejects, with a positioned error, constructs where
 //     ini.v1 and ConfigParser would read different things: a blank or
 //     column-1 comment line inside a continued value followed by more
-//     indented lines, indented keys and headers outside a value, values
+//     indented lines, indented keys outside a value, values
 //     starting with ` or """, keys "-" or starting with a quote, control
 //     characters, unusual Unicode spaces and invalid UTF-8. A UTF-8 BOM is
 //     accepted (ConfigParser chokes on it).

@@ -190,15 +190,9 @@ func scan(path string, data []byte) (*source, List) {
 				"indented line continues the value of %q (line %d) across line %d; remove line %d or join the lines",
 				pyopen.Name, pyopen.Line, gap, gap)
 			pyopen = nil
-		case indented && t[0] == '[':
-			bad(n, "", "", "Unsupported", "section header must start in column 1")
-		case indented:
-			sec := ""
-			if cur != nil {
-				sec = cur.Name
-			}
-			bad(n, sec, "", "Unsupported", "indented line outside a value; keys must start in column 1")
 		case t[0] == '[':
+			// An indented header outside a value is a header for both
+			// parsers (inside a value it continues it, handled above).
 			v1open, pyopen, gap = false, nil, 0
 			end := strings.LastIndexByte(t, ']')
 			if end < 0 {
@@ -230,6 +224,12 @@ func scan(path string, data []byte) (*source, List) {
 			cur = &srcSection{Name: name, Line: n, idx: map[string]int{}}
 			secIdx[name] = cur
 			src.Sections = append(src.Sections, cur)
+		case indented:
+			sec := ""
+			if cur != nil {
+				sec = cur.Name
+			}
+			bad(n, sec, "", "Unsupported", "indented line outside a value; keys must start in column 1")
 		default:
 			v1open, pyopen, gap = false, nil, 0
 			d := strings.IndexAny(t, "=:")

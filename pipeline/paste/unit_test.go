@@ -159,7 +159,8 @@ func TestParseSource(t *testing.T) {
 		{"blank inside value", "[x]\nk = a\n\n  b\n", nil, []int{4}, "Unsupported"},
 		{"comment inside value", "[x]\nk = a\n# c\n  b\n", nil, []int{4}, "Unsupported"},
 		{"indented keys", "[x]\n  k = v\n  j = 1\n", nil, []int{2, 3}, "Unsupported"},
-		{"indented header", "[x]\n  [y]\n", nil, []int{2}, "Unsupported"},
+		{"indented header outside a value", "[x]\n  [y]\nk = v\n", []scanned{
+			{"DEFAULT", "", "", 0}, {"x", "", "", 1}, {"y", "", "", 2}, {"y", "k", "v", 3}}, nil, ""},
 		{"backtick value", "[x]\nk = `a`\n", nil, []int{2}, "Unsupported"},
 		{"triple quote", "[x]\nk = \"\"\"a\n", nil, []int{2}, "Unsupported"},
 		{"dash key", "[x]\n- = a\n", nil, []int{2}, "Unsupported"},
