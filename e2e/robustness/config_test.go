@@ -14,7 +14,7 @@ import "strings"
 //	/auth      http_proxy_to_wsgi request_id faultwrap sizelimit noauth
 //	           keystonecontext echo                         (H1, A1)
 //	/metrics   the Prometheus metrics of the process        (soak)
-//	/static    the static app on www/ (big.bin, 4 MiB, for slow reads)
+//	/static    the static app on www/ (big.bin, 1 MiB, for slow reads)
 const suiteIni = `
 [composite:main]
 use = egg:Paste#urlmap
@@ -108,5 +108,5 @@ max_header_bytes = 16KiB
 var suiteFiles = map[string]string{
 	"www/index.html": "<p>index</p>\n",
 	"www/a.txt":      "static a\n",
-	"www/big.bin":    strings.Repeat("0123456789abcdef", 4<<20/16),
+	"www/big.bin":    strings.Repeat("0123456789abcdef", 1<<20/16),
 }

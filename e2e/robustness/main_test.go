@@ -284,6 +284,22 @@ func (d *daemon) openFDs() int {
 	return len(ents)
 }
 
+// openSockets counts the daemon's open sockets (its listener, connections).
+func (d *daemon) openSockets() int {
+	dir := fmt.Sprintf("/proc/%d/fd", d.pid())
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
+}
+
 // metric reads one unlabelled sample from the daemon's /metrics route.
 func (d *daemon) metric(c *http.Client, name string) float64 {
 	d.t.Helper()
