@@ -218,6 +218,15 @@ func TestOracleExtra(t *testing.T) {
 	}
 }
 
+// TestOracleRandom runs random configurations (testdata/random, gen.py)
+// through the loader and compares with the oracle: use chains across two
+// files, set/get, DEFAULT, urlmap spellings, servers, cycles.
+func TestOracleRandom(t *testing.T) {
+	if n := runCompat(t, filepath.Join("testdata", "random")); n < 150 {
+		t.Errorf("only %d random cases", n)
+	}
+}
+
 var deviationSeen = map[string]bool{}
 
 func runCompat(t *testing.T, dirs ...string) int {
