@@ -196,7 +196,7 @@ func scan(path string, data []byte) (*source, List) {
 			v1open, pyopen, gap = false, nil, 0
 			end := strings.LastIndexByte(t, ']')
 			if end < 0 {
-				bad(n, "", "", "ParsingError", "unclosed section header %s; add the closing ']'", pyRepr(t))
+				bad(n, "", "", "Unsupported", "unclosed section header %s; add the closing ']'", pyRepr(t))
 				cur = nil
 				missingHeader = true // don't report its keys as headerless
 				continue

@@ -155,7 +155,7 @@ func TestParseSource(t *testing.T) {
 		{"no header", "a = 1\n[x]\n", nil, []int{1}, "MissingSectionHeaderError"},
 		{"no delimiter", "[x]\njustakey\n", nil, []int{2}, "ParsingError"},
 		{"empty key", "[x]\n= v\n", nil, []int{2}, "ParsingError"},
-		{"unclosed", "[x\n", nil, []int{1}, "ParsingError"},
+		{"unclosed", "[x\n", nil, []int{1}, "Unsupported"},
 		{"blank inside value", "[x]\nk = a\n\n  b\n", nil, []int{4}, "Unsupported"},
 		{"comment inside value", "[x]\nk = a\n# c\n  b\n", nil, []int{4}, "Unsupported"},
 		{"indented keys", "[x]\n  k = v\n  j = 1\n", nil, []int{2, 3}, "Unsupported"},
