@@ -486,3 +486,28 @@ func TestBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigURIs(t *testing.T) {
+	files := map[string]string{
+		"/a/main.ini": "[app:abs]\nuse = config:/etc/other.ini#x\n[app:back]\nuse = config:sub\\inc.ini\n" +
+			"[app:pct]\nuse = config:sub/my%%20file.ini\n[app:upper]\nuse = CONFIG:sub/inc.ini\n[app:hashless]\nuse = config:sub/inc.ini#\n",
+		"/etc/other.ini":     "[app:x]\nuse = egg:Other#x\nhere_is = %(here)s\n",
+		"/a/sub/inc.ini":     "[app:main]\nuse = egg:Inc#main\n[app: ]\nuse = egg:Inc#empty\n",
+		"/a/sub/my file.ini": "[app:main]\nuse = egg:Space#main\n",
+	}
+	for name, want := range map[string]string{
+		"abs": "egg:Other#x", "back": "egg:Inc#main", "pct": "egg:Space#main", "upper": "egg:Inc#main", "hashless": "egg:Inc#empty",
+	} {
+		g, err := Load("/a/main.ini", Options{Name: name, ReadFile: memFS(files)})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if g.Root.Factory != want {
+			t.Errorf("%s: factory %q, want %q", name, g.Root.Factory, want)
+		}
+		if name == "abs" && (g.Root.Local["here_is"] != "/etc" || g.Root.Global["here"] != "/a") {
+			t.Errorf("abs: local %v global %v", g.Root.Local, g.Root.Global)
+		}
+	}
+}
