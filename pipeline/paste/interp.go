@@ -13,6 +13,7 @@ const maxInterpDepth = 10
 type interpError struct {
 	Class string
 	Msg   string
+	Name  string // the unknown name, for InterpolationMissingOptionError
 }
 
 func (e *interpError) Error() string { return e.Msg }
@@ -45,11 +46,11 @@ const (
 
 func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth int, refs *int) error {
 	if *refs > maxInterpRefs || b.Len() > maxInterpLen {
-		return &interpError{"Unsupported", fmt.Sprintf(
+		return &interpError{Class: "Unsupported", Msg: fmt.Sprintf(
 			"value expands to more than %d references or %d bytes (raw value: %s)", maxInterpRefs, maxInterpLen, pyRepr(top))}
 	}
 	if depth > maxInterpDepth {
-		return &interpError{"InterpolationDepthError", fmt.Sprintf(
+		return &interpError{Class: "InterpolationDepthError", Msg: fmt.Sprintf(
 			"recursion limit exceeded in value substitution: a reference cannot be substituted in %d steps (raw value: %s)",
 			maxInterpDepth, pyRepr(top))}
 	}
@@ -68,7 +69,7 @@ func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth
 		case strings.HasPrefix(rest, "%("):
 			end := strings.IndexByte(rest, ')')
 			if end < 3 || end+1 >= len(rest) || rest[end+1] != 's' {
-				return &interpError{"InterpolationSyntaxError", fmt.Sprintf(
+				return &interpError{Class: "InterpolationSyntaxError", Msg: fmt.Sprintf(
 					"bad interpolation variable reference %s; write %%(name)s, or %%%% for a literal %%", pyRepr(rest))}
 			}
 			name := rest[2:end]
@@ -76,7 +77,7 @@ func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth
 			*refs++
 			v, literal, ok := lookup(name)
 			if !ok {
-				return &interpError{"InterpolationMissingOptionError", fmt.Sprintf(
+				return &interpError{Class: "InterpolationMissingOptionError", Name: name, Msg: fmt.Sprintf(
 					"bad value substitution: interpolation key %s is not a valid option name (raw value: %s)",
 					pyRepr(name), pyRepr(top))}
 			}
@@ -88,7 +89,7 @@ func interpSome(b *strings.Builder, top, rest string, lookup interpLookup, depth
 				b.WriteString(v)
 			}
 		default:
-			return &interpError{"InterpolationSyntaxError", fmt.Sprintf(
+			return &interpError{Class: "InterpolationSyntaxError", Msg: fmt.Sprintf(
 				"'%%' must be followed by '%%' or '(', found: %s; write %%%% for a literal %%", pyRepr(rest))}
 		}
 	}

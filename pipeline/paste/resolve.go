@@ -29,16 +29,6 @@ const (
 	otServer
 )
 
-func (t objType) String() string {
-	switch t {
-	case otFilter:
-		return "filter"
-	case otServer:
-		return "server"
-	}
-	return "application"
-}
-
 // prefixGroups are the section prefixes each object type searches, in
 // groups; inside a group the first alias with a match wins (§3, §4).
 var prefixGroups = [...][][]string{
@@ -290,7 +280,7 @@ func (r *resolver) interpFail(l *cfgLoader, pos Pos, section, key string, err er
 	}
 	msg := err.Error()
 	if ie != nil && ie.Class == "InterpolationMissingOptionError" {
-		msg += r.missingHint(l, section, err)
+		msg += r.missingHint(l, section, ie.Name)
 	}
 	r.fail(&Error{Pos: pos, Section: section, Key: key, Class: class, Err: errors.New(msg)})
 }
@@ -304,18 +294,14 @@ func errClass(err error) string {
 }
 
 // missingHint suggests names for an unknown interpolation key.
-func (r *resolver) missingHint(l *cfgLoader, section string, err error) string {
-	m := regexp.MustCompile(`interpolation key '([^']*)'`).FindStringSubmatch(err.Error())
-	if m == nil {
-		return ""
-	}
+func (r *resolver) missingHint(l *cfgLoader, section, name string) string {
 	cands := append([]string(nil), l.defaults.keys...)
 	if s := l.section(section); s != nil {
 		for _, k := range s.Keys {
 			cands = append(cands, k.Name)
 		}
 	}
-	return didYouMean(suggest(m[1], cands))
+	return didYouMean(suggest(name, cands))
 }
 
 func (l *cfgLoader) section(name string) *srcSection {
