@@ -97,8 +97,9 @@
 // (every bad line of a file; every unresolvable pipeline element, route or
 // interpolation), each "file:line: [section] key: message", with "did you
 // mean" suggestions for section and option names, hints for a name that
-// exists under another prefix, and messages close to Paste's. The first
-// element is the problem Paste itself would raise.
+// exists under another prefix, and messages close to Paste's. Problems are
+// listed in Paste's resolution order, so the first is the one Paste itself
+// would raise (outside the deviations above).
 //
 // Graph.Warnings hold what loads but is probably not meant: a key dropped
 // because [DEFAULT] (or a caller global) defines it, a section losing to
