@@ -19,6 +19,7 @@ DEB_PACKAGES ?= gcc libc6-dev python3 curl jq python3-keystone
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test deps vet unit e2e bench fuzz check clean readme
+.PHONY: fuzz-ci bench-e2e bench-peers robustness soak
 
 all: build
 
@@ -64,6 +65,32 @@ fuzz:
 			echo "== ./$$dir $$target ($(FUZZTIME))"; \
 			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) ./$$dir </dev/null; \
 		done
+
+## fuzz-ci: every fuzz target for 60 s, the CI length of reliability.md L1/H5
+fuzz-ci:
+	$(MAKE) fuzz FUZZTIME=60s
+
+# The peer benchmark harness (wrk A/B loop, CPU and RSS accounting).
+PEERS_DIR ?= ../shared/tools/peers
+
+## bench-e2e: vietstack-api serving etc/bench/nova-like.ini against the bare
+## net/http server of bench/bare, under wrk, alternating A B A B (needs wrk)
+bench-e2e: build
+	$(GO) build -trimpath -o bin/bench-bare ./bench/bare
+	VS_BIN=$(BIN) BARE_BIN=bin/bench-bare PEERS_DIR=$(PEERS_DIR) bench/e2e.sh
+
+## bench-peers: the same pipeline beside nginx, Caddy and the Python stack
+## (../shared/tools/peers/run.sh --quick; ARGS="--reps 3" for the full run)
+bench-peers: build
+	VS_BIN=$(BIN) PEERS_DIR=$(PEERS_DIR) bench/peers.sh $(ARGS)
+
+## robustness: the robustness suite under -race, CI-sized (needs slowhttptest)
+robustness:
+	$(GO) test -race -count=1 -timeout 10m ./e2e/robustness/
+
+## soak: the robustness suite's soak at full size: 1,000,000 mixed requests
+soak:
+	ROBUSTNESS_SOAK=1000000 $(GO) test -race -count=1 -timeout 60m -run '^TestSoak$$' -v ./e2e/robustness/
 
 ## check: --check every ini of etc/ and the root
 check: build
