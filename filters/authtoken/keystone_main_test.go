@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,6 +190,12 @@ func newInstance() (*ksInstance, error) {
 		return nil, err
 	}
 	ks := &ksInstance{dir: dir, port: port, url: "http://127.0.0.1:" + port + "/v3"}
+	// The owner file lets a later run stop this instance if this test
+	// binary dies without cleaning up (killed by a timeout or a signal).
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	ksMu.Lock()
 	ksStarted = append(ksStarted, ks)
 	ksMu.Unlock()
@@ -287,6 +294,7 @@ func startAll() {
 		err = fmt.Errorf("skipped with -short")
 	}
 	if err == nil {
+		reapOrphans()
 		start := time.Now()
 		ksMain, err = startKeystone()
 		if err == nil {
@@ -306,6 +314,30 @@ func startAll() {
 	if err != nil {
 		ksSkip = err.Error()
 		fmt.Fprintf(os.Stderr, "authtoken tests: real Keystone unavailable: %v\n", err)
+	}
+}
+
+// reapOrphans stops the test Keystones that earlier runs of this test left
+// behind: those in vietstack-keystone-* directories whose owner (the test
+// binary that started them) is gone.
+func reapOrphans() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "vietstack-keystone-*"))
+	for _, dir := range dirs {
+		data, err := os.ReadFile(filepath.Join(dir, "owner"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(cmd), ".test") {
+			continue // its test binary still runs
+		}
+		ks := &ksInstance{dir: dir}
+		if err := ks.run(time.Now().Add(time.Minute), "stop_keystone.sh", dir, "--purge"); err != nil {
+			fmt.Fprintf(os.Stderr, "authtoken tests: cleaning up %s: %v\n", dir, err)
+		}
 	}
 }
 
