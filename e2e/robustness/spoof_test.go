@@ -141,6 +141,9 @@ var knownGaps = map[string]string{
 	"F2": "header names holding '_' reach the pipeline: the daemon does not drop them before Root " +
 		"(only the proxy app does, drop_underscore_headers); Caddy, eventlet, gunicorn and nginx drop them by default. " +
 		"Fix: drop them in pipeline.Root or cmd/vietstack-api's handler (the lead's files)",
+	"URLMAP-ROOT": "the root route (/) of a urlmap also takes targets that do not start with '/' (OPTIONS *, " +
+		"authority form x:80): pipeline/urlmap.go matches the empty prefix without requiring path == \"\" or a " +
+		"leading '/', where Paste's urlmap does not match them (404)",
 }
 
 // TestUnderscoreHeaders is F2: header names holding "_" are dropped
