@@ -186,6 +186,7 @@ func Register(reg *pipeline.Registry) {
 	for _, a := range Aliases {
 		reg.Alias(a, "auth_token")
 	}
+	RegisterPublicRoutesAliases(reg)
 }
 
 // optError is an invalid option value, positioned by the factory.
