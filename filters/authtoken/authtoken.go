@@ -170,7 +170,7 @@ var PublicRoutesAliases = []string{
 }
 
 // RegisterPublicRoutesAliases registers PublicRoutesAliases as spellings
-// of auth_token (registered first by Register).
+// of auth_token; Register calls it.
 func RegisterPublicRoutesAliases(reg *pipeline.Registry) {
 	for _, a := range PublicRoutesAliases {
 		reg.Alias(a, "auth_token")

@@ -515,7 +515,6 @@ func TestPublicRoutes(t *testing.T) {
 	}
 	reg := pipeline.NewRegistry()
 	Register(reg)
-	RegisterPublicRoutesAliases(reg)
 	for _, a := range append(append([]string{"auth_token"}, Aliases...), PublicRoutesAliases...) {
 		if f, ok := reg.Lookup(a, pipeline.KindFilter); !ok || f.Name != "auth_token" {
 			t.Errorf("%s does not resolve to auth_token", a)
