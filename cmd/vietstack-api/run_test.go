@@ -88,8 +88,26 @@ func TestReadme(t *testing.T) {
 		return
 	}
 	if got != string(data) {
-		t.Errorf("README.md is out of date with --help or --list-factories: run make readme")
+		t.Errorf("README.md is out of date with --help or --list-factories: run make readme\n%s", firstDiff(string(data), got))
 	}
+}
+
+// firstDiff describes the first line where have and want differ.
+func firstDiff(have, want string) string {
+	h, w := strings.Split(have, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(h) || i < len(w); i++ {
+		var hl, wl string
+		if i < len(h) {
+			hl = h[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if hl != wl {
+			return fmt.Sprintf("README.md:%d: has  %q\nREADME.md:%d: want %q", i+1, hl, i+1, wl)
+		}
+	}
+	return ""
 }
 
 // replaceBlock replaces what lies between the lines <!-- name:begin -->
