@@ -3,7 +3,7 @@
 #   make run     build, then serve the root api-paste.ini on http://localhost:8080
 #   make test    go vet, unit tests under the race detector, end-to-end tests
 #
-# Other targets: build, check, bench, fuzz, deps, clean.
+# Other targets: build, check, bench, fuzz, graph, readme, deps, clean.
 
 GO       ?= go
 BIN      := bin/vietstack-api
@@ -18,7 +18,7 @@ FUZZTIME ?= 10s
 DEB_PACKAGES ?= gcc libc6-dev python3 curl jq python3-keystone
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test deps vet unit e2e bench fuzz check clean readme
+.PHONY: all build run test deps vet unit e2e bench fuzz check clean readme graph
 .PHONY: fuzz-ci bench-e2e bench-peers robustness soak
 
 all: build
@@ -91,6 +91,15 @@ robustness:
 ## soak: the robustness suite's soak at full size: 1,000,000 mixed requests
 soak:
 	ROBUSTNESS_SOAK=1000000 $(GO) test -race -count=1 -timeout 60m -run '^TestSoak$$' -v ./e2e/robustness/
+
+## graph: draw each ini of etc/ as SVG beside it (installs Debian's graphviz if missing)
+graph: build
+	@command -v dot >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends graphviz; }
+	@set -e; for f in etc/*.ini; do \
+		./$(BIN) --config-file $$f --graph dot > bin/graph.dot; \
+		dot -Tsvg bin/graph.dot -o $${f%.ini}.svg; \
+		echo "$$f -> $${f%.ini}.svg"; \
+	done
 
 ## check: --check every ini of etc/ and the root
 check: build

@@ -26,6 +26,7 @@ type options struct {
 	dumpGraph     bool
 	dumpKind      paste.Kind
 	listFactories bool
+	graph         string // "" or "dot"
 	version       bool
 	help          bool
 
@@ -72,6 +73,7 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	switchVar(fs, &o.check, "check", "", "load and build the application and [server:main], print every problem, exit 0 (none) or 1; serves nothing")
 	switchVar(fs, &o.dumpGraph, "dump-graph", "", "print the composed graph as JSON without building any factory, then exit (1 on a load error)")
 	fs.StringVar(&v.dumpKind, "dump-kind", "app", "the `KIND` of section --dump-graph loads: app (the --name application) or server ([server:NAME])")
+	fs.StringVar(&o.graph, "graph", "", "print the composed --name application as a picture in `FORMAT` dot (Graphviz) without building any factory, then exit")
 	switchVar(fs, &o.listFactories, "list-factories", "", "list every factory with its kind, aliases, description and options, then exit")
 	fs.StringVar(&v.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json (log lines go to standard error)")
@@ -184,11 +186,14 @@ func parseArgs(args []string) (*options, error) {
 	default:
 		return nil, usagef("--log-format %q: want text or json", o.logFormat)
 	}
+	if fs.Changed("graph") && o.graph != "dot" {
+		return nil, usagef("--graph %q: want dot", o.graph)
+	}
 	var modes []string
 	for _, m := range []struct {
 		on   bool
 		name string
-	}{{o.check, "--check"}, {o.dumpGraph, "--dump-graph"}, {o.listFactories, "--list-factories"}, {o.version, "--version"}} {
+	}{{o.check, "--check"}, {o.dumpGraph, "--dump-graph"}, {o.graph != "", "--graph"}, {o.listFactories, "--list-factories"}, {o.version, "--version"}} {
 		if m.on {
 			modes = append(modes, m.name)
 		}

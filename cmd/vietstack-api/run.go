@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case o.dumpGraph:
 		return dumpGraph(src, stdout, stderr)
+	case o.graph != "":
+		return drawGraph(src, stdout, stderr)
 	case o.check:
 		return check(ctx, src, stdout, stderr)
 	}
@@ -143,6 +145,22 @@ func dumpGraph(src *source, stdout, stderr io.Writer) int {
 	}
 	printWarnings(stderr, g.Warnings)
 	if err := g.WriteJSON(stdout); err != nil {
+		fmt.Fprintf(stderr, "vietstack-api: writing the graph: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// drawGraph prints the --name application as Graphviz DOT without
+// building any factory.
+func drawGraph(src *source, stdout, stderr io.Writer) int {
+	g, errs := src.loadGraph(src.opts.name, paste.KindApp)
+	if errs != nil {
+		printProblems(stderr, errs)
+		return exitError
+	}
+	printWarnings(stderr, g.Warnings)
+	if err := pipeline.WriteDOT(stdout, g, src.reg); err != nil {
 		fmt.Fprintf(stderr, "vietstack-api: writing the graph: %v\n", err)
 		return exitError
 	}

@@ -44,7 +44,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%s: stdout is not the usage text", arg)
 		}
 		for _, flag := range []string{"--config-file PATH", "--name NAME", "--bind-host HOST", "--bind-port PORT",
-			"--global KEY=VALUE", "--check", "--dump-graph", "--dump-kind KIND", "--list-factories",
+			"--global KEY=VALUE", "--check", "--dump-graph", "--dump-kind KIND", "--graph FORMAT", "--list-factories",
 			"--log-level LEVEL", "--log-format FORMAT", "--version", "-h, --help"} {
 			if !strings.Contains(stdout, flag) {
 				t.Errorf("--help does not document %q", flag)
@@ -139,6 +139,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"api-paste.ini"}, `unexpected argument "api-paste.ini"`},
 		{[]string{"--check", "--dump-graph"}, "--check and --dump-graph cannot be combined"},
 		{[]string{"--check=maybe"}, "--check"},
+		{[]string{"--graph", "svg"}, `--graph "svg": want dot`},
+		{[]string{"--graph", "dot", "--check"}, "--check and --graph cannot be combined"},
 		{[]string{"--config-file", ""}, "--config-file: empty path"},
 		{[]string{"--name", ""}, "--name: empty name"},
 		{[]string{"--config-file"}, "--config-file"},
@@ -365,6 +367,25 @@ func TestDumpGraph(t *testing.T) {
 
 	code, stdout, stderr = runCmd(t, "--dump-graph", "--config-file", "testdata/broken-graph.ini")
 	if code != 1 || stdout != "" || !strings.Contains(stderr, "broken-graph.ini:") {
+		t.Errorf("broken graph: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestGraphDot(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "--graph", "dot", "--config-file", "../../etc/api-paste.ini")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.HasPrefix(stdout, "digraph ") || !strings.HasSuffix(stdout, "}\n") {
+		t.Errorf("not a DOT digraph:\n%s", stdout)
+	}
+	for _, w := range []string{"/v1", "/healthcheck", "request_id", "sizelimit", "hello"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("graph lacks %q:\n%s", w, stdout)
+		}
+	}
+	code, stdout, stderr = runCmd(t, "--graph", "dot", "--config-file", "testdata/broken-graph.ini")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "broken-graph.ini:3:") {
 		t.Errorf("broken graph: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
