@@ -452,6 +452,53 @@ func TestE2ESecondSignal(t *testing.T) {
 	}
 }
 
+// TestE2EShutdownDelay: during --shutdown-delay the healthcheck answers
+// 503 while the other routes, on new connections too, still answer 200;
+// then the daemon stops.
+func TestE2EShutdownDelay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "drain.ini")
+	writeFile(t, path, `[composite:main]
+use = egg:Paste#urlmap
+/ = hello
+/healthcheck = healthcheck
+
+[app:hello]
+use = egg:vietstack#hello
+
+[app:healthcheck]
+use = egg:vietstack#healthcheck
+`)
+	d := start(t, "--config-file", path, "--shutdown-delay", "2s")
+	if code, body := get(t, d.url("/healthcheck")); code != 200 || strings.Contains(body, "SHUTTING DOWN") {
+		t.Fatalf("healthcheck before the signal: %d %q", code, body)
+	}
+	begin := time.Now()
+	d.signal(syscall.SIGTERM)
+	d.waitLog("draining")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, tt := range []struct {
+		path   string
+		status int
+		body   string
+	}{{"/healthcheck", 503, "SHUTTING DOWN"}, {"/", 200, hello.DefaultMessage}} {
+		res, err := client.Get(d.url(tt.path))
+		if err != nil {
+			t.Fatalf("GET %s during the drain: %v", tt.path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tt.status || !strings.Contains(string(body), tt.body) {
+			t.Errorf("GET %s during the drain = %d %q, want %d %q", tt.path, res.StatusCode, body, tt.status, tt.body)
+		}
+	}
+	if code := d.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if took := time.Since(begin); took < 2*time.Second {
+		t.Errorf("stopped %v after SIGTERM, before the 2s delay", took)
+	}
+}
+
 // TestE2ECheckBroken: --check lists every problem with file:line, exit 1.
 func TestE2ECheckBroken(t *testing.T) {
 	code, stdout, stderr := runBin(t, "--config-file", "testdata/broken-options.ini", "--check")

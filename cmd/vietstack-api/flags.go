@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
@@ -29,6 +30,8 @@ type options struct {
 	graph         string // "" or "dot"
 	version       bool
 	help          bool
+
+	shutdownDelay time.Duration
 
 	logLevel  slog.Level
 	logFormat string
@@ -69,6 +72,7 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	fs.StringVar(&o.name, "name", "main", "serve the application section `NAME`: [app:NAME], [pipeline:NAME], [composite:NAME] or [filter-app:NAME]")
 	fs.StringVar(&o.bindHost, "bind-host", "", "listen on `HOST` instead of the host of [server:main] (127.0.0.1 when the file has no [server:main])")
 	fs.IntVar(&o.bindPort, "bind-port", 0, "listen on `PORT` instead of the port of [server:main] (8080 when the file has none; 0 picks a free port)")
+	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM or SIGINT, first keep serving for `DURATION` while every healthcheck answers 503, so load balancers stop sending traffic (0: stop at once)")
 	fs.StringArrayVar(&v.globals, "global", nil, "add `KEY=VALUE` to the global conf every section sees, as Paste's global_conf (repeatable)")
 	switchVar(fs, &o.check, "check", "", "load and build the application and [server:main], print every problem, exit 0 (none) or 1; serves nothing")
 	switchVar(fs, &o.dumpGraph, "dump-graph", "", "print the composed graph as JSON without building any factory, then exit (1 on a load error)")
@@ -141,6 +145,9 @@ func parseArgs(args []string) (*options, error) {
 	o.portSet = fs.Changed("bind-port")
 	if o.portSet && (o.bindPort < 0 || o.bindPort > 65535) {
 		return nil, usagef("--bind-port %d: must be between 0 and 65535", o.bindPort)
+	}
+	if o.shutdownDelay < 0 {
+		return nil, usagef("--shutdown-delay %v: must not be negative", o.shutdownDelay)
 	}
 	if fs.Changed("config-file") && o.configFile == "" {
 		return nil, usagef("--config-file: empty path")

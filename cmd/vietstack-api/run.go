@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vietstack/vietstack-api/apps"
+	"github.com/vietstack/vietstack-api/apps/healthcheck"
 	"github.com/vietstack/vietstack-api/filters"
 	"github.com/vietstack/vietstack-api/pipeline"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
@@ -40,7 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "vietstack-api %s\n", versionString())
 		return exitOK
 	}
-	reg := newRegistry()
+	drain := &healthcheck.Drain{}
+	reg := newRegistry(apps.WithDrain(drain))
 	if o.listFactories {
 		if err := listFactories(stdout, reg); err != nil {
 			fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
@@ -62,13 +64,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.check:
 		return check(ctx, src, stdout, stderr)
 	}
-	return serve(ctx, src, stderr)
+	return serve(ctx, src, drain, stderr)
 }
 
 // newRegistry returns the registry of every factory vietstack-api has.
-func newRegistry() *pipeline.Registry {
+func newRegistry(opts ...apps.Option) *pipeline.Registry {
 	reg := pipeline.NewRegistry()
-	apps.Register(reg)
+	apps.Register(reg, opts...)
 	filters.Register(reg)
 	return reg
 }

@@ -44,7 +44,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%s: stdout is not the usage text", arg)
 		}
 		for _, flag := range []string{"--config-file PATH", "--name NAME", "--bind-host HOST", "--bind-port PORT",
-			"--global KEY=VALUE", "--check", "--dump-graph", "--dump-kind KIND", "--graph FORMAT", "--list-factories",
+			"--shutdown-delay DURATION", "--global KEY=VALUE", "--check", "--dump-graph", "--dump-kind KIND", "--graph FORMAT", "--list-factories",
 			"--log-level LEVEL", "--log-format FORMAT", "--version", "-h, --help"} {
 			if !strings.Contains(stdout, flag) {
 				t.Errorf("--help does not document %q", flag)
@@ -139,6 +139,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"api-paste.ini"}, `unexpected argument "api-paste.ini"`},
 		{[]string{"--check", "--dump-graph"}, "--check and --dump-graph cannot be combined"},
 		{[]string{"--check=maybe"}, "--check"},
+		{[]string{"--shutdown-delay", "-1s"}, "--shutdown-delay -1s: must not be negative"},
+		{[]string{"--shutdown-delay", "soon"}, "--shutdown-delay"},
 		{[]string{"--graph", "svg"}, `--graph "svg": want dot`},
 		{[]string{"--graph", "dot", "--check"}, "--check and --graph cannot be combined"},
 		{[]string{"--config-file", ""}, "--config-file: empty path"},

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vietstack/vietstack-api/apps/healthcheck"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
 
@@ -36,7 +37,8 @@ type daemon struct {
 	log      *slog.Logger
 	sw       *pipeline.Switch
 	settings *pipeline.ServerSettings
-	mu       sync.Mutex // serialises reloads
+	drain    *healthcheck.Drain // set when the daemon starts to stop
+	mu       sync.Mutex         // serialises reloads
 }
 
 // listenAddr is host:port of st.
@@ -59,7 +61,7 @@ func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger
 
 // serve builds the pipeline, listens and serves until SIGTERM, SIGINT or
 // ctx ends; SIGHUP reloads.
-func serve(ctx context.Context, src *source, stderr io.Writer) int {
+func serve(ctx context.Context, src *source, drain *healthcheck.Drain, stderr io.Writer) int {
 	log := src.logger
 	gen, appWarn, errs := src.buildApp(ctx)
 	st, srvWarn, serr := src.serverSettings()
@@ -74,7 +76,7 @@ func serve(ctx context.Context, src *source, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vietstack-api: not serving: %s in %s\n", plural(len(problems), "problem"), src.display())
 		return exitError
 	}
-	d := &daemon{src: src, log: log, sw: pipeline.NewSwitch(gen), settings: st}
+	d := &daemon{src: src, log: log, sw: pipeline.NewSwitch(gen), settings: st, drain: drain}
 	defer func() { d.sw.Current().Close() }()
 
 	// Signals are subscribed before the listener opens, so a signal sent
@@ -155,10 +157,32 @@ func settle(ctx context.Context, reloads <-chan struct{}) bool {
 	}
 }
 
-// shutdown stops the server gracefully: it stops accepting, closes idle
+// shutdown stops the server gracefully. Every healthcheck reports 503 from
+// now on; with --shutdown-delay the daemon first keeps serving for that
+// long so load balancers notice. Then it stops accepting, closes idle
 // connections and lets in-flight requests complete within the shutdown
 // timeout; past it, or on a second signal, it closes every connection.
 func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan os.Signal, why string) int {
+	if d.drain != nil {
+		d.drain.Set()
+	}
+	if delay := d.src.opts.shutdownDelay; delay > 0 {
+		d.log.Info("draining: healthchecks answer 503, still serving", "reason", why, "delay", delay.String())
+		t := time.NewTimer(delay)
+	wait:
+		for {
+			select {
+			case <-t.C:
+				break wait
+			case s := <-sigs:
+				if s != syscall.SIGHUP {
+					d.log.Warn("second signal; ending the drain now", "signal", s.String())
+					t.Stop()
+					break wait
+				}
+			}
+		}
+	}
 	grace := d.settings.ShutdownTimeout
 	d.log.Info("shutting down", "reason", why, "grace", grace.String())
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
