@@ -6,7 +6,7 @@ import "strings"
 // sections): a urlmap of small pipelines, each in front of an app that
 // shows what reached it, and a server with short, CI-sized timeouts.
 //
-//	/echo      request_id faultwrap request_log echo        (framing, F2)
+//	/echo      request_id faultwrap request_log metrics echo (framing, F2)
 //	/limited   request_id faultwrap sizelimit(1000) echo    (B1-B3)
 //	/boom      cors request_id faultwrap boom               (P1)
 //	/late      request_id faultwrap boom(when=body)         (P2)
@@ -28,7 +28,10 @@ use = egg:Paste#urlmap
 /static = static
 
 [pipeline:echo_pipe]
-pipeline = request_id faultwrap request_log echo
+pipeline = request_id faultwrap request_log metrics_filter echo
+
+[filter:metrics_filter]
+use = egg:vietstack#metrics
 
 [pipeline:limited_pipe]
 pipeline = request_id faultwrap sizelimit echo
