@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -128,5 +129,58 @@ func TestExpectContinue(t *testing.T) {
 			t.Errorf("got %d %.200q, want 200 with the 10 bytes read", resp.StatusCode, b)
 		}
 	})
+	d.alive()
+}
+
+// TestBigUploads is B4 (CI-sized): 50 concurrent 20 MiB chunked uploads
+// against the 1000-byte limit all get 413 (or, once the 413 is out, a
+// closed connection), and the daemon's RSS grows by less than 20 MiB:
+// memory is bounded by buffers, not bodies.
+func TestBigUploads(t *testing.T) {
+	d := startDaemon(t, suiteIni, suiteFiles)
+	rss0 := d.rssKiB()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[string]int{}
+	chunk := strings.Repeat("u", 64<<10)
+	for range 50 {
+		wg.Go(func() {
+			conn, err := net.Dial("tcp", d.addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(conn)
+			got := make(chan string, 1)
+			go func() {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					got <- "closed"
+					return
+				}
+				resp.Body.Close()
+				got <- resp.Status
+			}()
+			_, err = io.WriteString(conn, rq("POST /limited/up HTTP/1.1", "Host: x", "Transfer-Encoding: chunked"))
+			for i := 0; err == nil && i < 20<<20/len(chunk); i++ {
+				_, err = io.WriteString(conn, strconv.FormatInt(int64(len(chunk)), 16)+"\r\n"+chunk+"\r\n")
+			}
+			s := <-got
+			mu.Lock()
+			statuses[s]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	rss1 := d.rssKiB()
+	t.Logf("answers %v; RSS %d -> %d KiB", statuses, rss0, rss1)
+	if statuses["413 Request Entity Too Large"] != 50 {
+		t.Errorf("answers %v, want 50 × 413", statuses)
+	}
+	if rss1-rss0 > 20<<10 {
+		t.Errorf("RSS grew by %d KiB", rss1-rss0)
+	}
 	d.alive()
 }

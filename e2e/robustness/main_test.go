@@ -154,6 +154,13 @@ type daemon struct {
 // daemon is stopped, and its log checked, when the test ends.
 func startDaemon(t testing.TB, ini string, files map[string]string) *daemon {
 	t.Helper()
+	return startDaemonUnder(t, ini, files, "")
+}
+
+// startDaemonUnder is startDaemon with the daemon started by a shell that
+// first runs prelude (such as "ulimit -n 256"); "" runs it directly.
+func startDaemonUnder(t testing.TB, ini string, files map[string]string, prelude string) *daemon {
+	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
 	for name, content := range files {
@@ -170,7 +177,11 @@ func startDaemon(t testing.TB, ini string, files map[string]string) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, dir: dir, done: make(chan struct{})}
-	d.cmd = exec.Command(bin, "--config-file", path, "--bind-port", "0", "--log-format", "json")
+	args := []string{"--config-file", path, "--bind-port", "0", "--log-format", "json"}
+	d.cmd = exec.Command(bin, args...)
+	if prelude != "" {
+		d.cmd = exec.Command("/bin/sh", append([]string{"-c", prelude + ` && exec "$0" "$@"`, bin}, args...)...)
+	}
 	d.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0")
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
@@ -306,6 +317,22 @@ func (d *daemon) openFDs() int {
 		d.t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// rssKiB is the daemon's resident set size.
+func (d *daemon) rssKiB() int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.pid()))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	d.t.Fatal("no VmRSS")
+	return 0
 }
 
 // openSockets counts the daemon's open sockets (its listener, connections).

@@ -1,6 +1,7 @@
 package robustness
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -41,8 +42,46 @@ var slowCases = []slowCase{
 func TestSlowClients(t *testing.T) {
 	tool := needTool(t, "slowhttptest", "slowhttptest")
 	for _, sc := range slowCases {
-		t.Run(sc.name, func(t *testing.T) {
-			d := startDaemon(t, suiteIni, suiteFiles)
+		t.Run(sc.name, func(t *testing.T) { runSlowCase(t, tool, sc, "", nil) })
+	}
+}
+
+// TestSlowHeadersFDLimit is T4: the slow headers attack against a daemon
+// whose descriptor limit (256, soft and hard) is below the attack's 800
+// connections. Pass: as TestSlowClients (the probe's median within 100 ms,
+// all within 1 s), and no accept-error storm: net/http backs off up to
+// 1 s per failed accept, so at most a few hundred "Accept error" records.
+func TestSlowHeadersFDLimit(t *testing.T) {
+	tool := needTool(t, "slowhttptest", "slowhttptest")
+	var problems []string
+	d := runSlowCase(t, tool, slowCases[0], "ulimit -n 256", func(s string) { problems = append(problems, s) })
+	n := strings.Count(d.logText(), "Accept error")
+	t.Logf("%d accept-error records", n)
+	if n > 500 {
+		t.Errorf("%d accept-error records: a storm", n)
+	}
+	gap, known := knownGaps["T4"]
+	switch {
+	case len(problems) > 0 && known:
+		t.Skipf("KNOWN GAP T4: %s; measured: %s", gap, strings.Join(problems, "; "))
+	case len(problems) > 0:
+		t.Error(strings.Join(problems, "; "))
+	case known:
+		t.Errorf("gap T4 is fixed: remove it from knownGaps")
+	}
+}
+
+// runSlowCase runs one attack against a fresh daemon (started after
+// prelude) and checks the figures of TestSlowClients.
+// The probe's figures are reported through probeErr when it is not nil,
+// else as test errors.
+func runSlowCase(t *testing.T, tool string, sc slowCase, prelude string, probeErr func(string)) *daemon {
+	if probeErr == nil {
+		probeErr = func(s string) { t.Error(s) }
+	}
+	{
+		{
+			d := startDaemonUnder(t, suiteIni, suiteFiles, prelude)
 			base := d.openFDs()
 			probe := newClient()
 			probe.Transport.(*http.Transport).DisableKeepAlives = true
@@ -112,16 +151,19 @@ func TestSlowClients(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			if len(failures) > 0 {
-				t.Errorf("%d probes failed: %v", len(failures), failures[:min(5, len(failures))])
+				probeErr(fmt.Sprintf("%d probes failed: %v", len(failures), failures[:min(5, len(failures))]))
 			}
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			if len(lat) < 20 {
-				t.Fatalf("only %d probes answered", len(lat))
+			if len(lat) == 0 {
+				t.Fatal("no probe answered")
 			}
 			p90, worst := lat[len(lat)*9/10], lat[len(lat)-1]
 			t.Logf("%d probes: p50 %v p90 %v max %v; daemon: %d descriptors before, at most %d sockets during", len(lat), lat[len(lat)/2], p90, worst, base, maxConns)
+			if len(lat) < 20 {
+				probeErr(fmt.Sprintf("only %d probes answered in the attack's 10 s (one every 250 ms was asked)", len(lat)))
+			}
 			if p50 := lat[len(lat)/2]; p50 > 100*time.Millisecond || worst > time.Second {
-				t.Errorf("probe latency p50 %v, max %v: want <= 100 ms and <= 1 s", p50, worst)
+				probeErr(fmt.Sprintf("probe latency p50 %v, max %v: want <= 100 ms and <= 1 s", p50, worst))
 			}
 			if limit := 2 + int(200*(sc.cut+time.Second)/time.Second); maxConns > limit {
 				t.Errorf("daemon held %d sockets during the attack, want <= %d", maxConns, limit)
@@ -141,6 +183,7 @@ func TestSlowClients(t *testing.T) {
 			if !strings.Contains(out.String(), "service available") {
 				t.Errorf("slowhttptest printed no status:\n%s", out.String())
 			}
-		})
+			return d
+		}
 	}
 }
