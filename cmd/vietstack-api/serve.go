@@ -63,6 +63,13 @@ func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger
 // ctx ends; SIGHUP reloads.
 func serve(ctx context.Context, src *source, drain *healthcheck.Drain, stderr io.Writer) int {
 	log := src.logger
+	// Signals are subscribed first, so that none sent while the pipeline
+	// builds is lost or, for SIGHUP, kills the process: they are acted on
+	// once the daemon serves.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
 	gen, appWarn, errs := src.buildApp(ctx)
 	st, srvWarn, serr := src.serverSettings()
 	for _, w := range dedupeWarnings(appWarn, srvWarn) {
@@ -78,12 +85,6 @@ func serve(ctx context.Context, src *source, drain *healthcheck.Drain, stderr io
 	}
 	d := &daemon{src: src, log: log, sw: pipeline.NewSwitch(gen), settings: st, drain: drain}
 	defer func() { d.sw.Current().Close() }()
-
-	// Signals are subscribed before the listener opens, so a signal sent
-	// as soon as the daemon announces itself is never lost.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 
 	ln, err := net.Listen("tcp", listenAddr(st))
 	if err != nil {
