@@ -128,6 +128,10 @@ END {
   printf "| A vietstack-api nova-like | %.0f | %.3f | %.3f | %.2f | %.1f | %.1f |\n", R["A"], P50["A"], P99["A"], CPU["A"], RSS["A"], SU["A"]
   printf "| B bare net/http | %.0f | %.3f | %.3f | %.2f | %.1f | %.1f |\n", R["B"], P50["B"], P99["B"], CPU["B"], RSS["B"], SU["B"]
   printf "| A/B | %.3f× | %.2f× | %.2f× | %+.2f µs | %.2f× | %+.1f ms |\n", R["A"] / R["B"], P50["A"] / P50["B"], P99["A"] / P99["B"], CPU["A"] - CPU["B"], RSS["A"] / RSS["B"], SU["A"] - SU["B"]
+  k = (nr["A"] < nr["B"]) ? nr["A"] : nr["B"]
+  delete t; for (i = 1; i <= k; i++) t[i] = cpu["A", i] - cpu["B", i]; PD = median(t, k)
+  delete t; for (i = 1; i <= k; i++) t[i] = rps["A", i] / rps["B", i]; PR = median(t, k)
+  printf "paired by rep (A rep i against B rep i), medians: req/s A/B %.3f×, srv CPU %+.2f µs\n", PR, PD
   ratio = R["A"] / R["B"]; dcpu = CPU["A"] - CPU["B"]
   m1 = (ratio >= 0.85) ? "met" : "NOT met"; m2 = (dcpu <= 2.5) ? "met" : "NOT met"
   m3 = (SU["A"] <= 10) ? "met" : "NOT met"; m4 = (RSS["A"] <= 25) ? "met" : "NOT met"
