@@ -13,6 +13,8 @@
 //     reach the app (H1, A1);
 //   - slow_test.go: slowhttptest slow headers, slow body and slow read
 //     while a probe keeps answering within 100 ms (T2, T3);
+//   - reload_test.go: 6 SIGHUPs under load, 0 failed requests, the new
+//     file's answer from 1 s after the last reload (R1);
 //   - static_test.go: 234 traversal variants, symlinks, dotfiles (S1);
 //   - proxy_test.go: what a backend behind the proxy app receives (H4, F3);
 //   - log_test.go: hostile paths and User-Agents in the access log (Q2),
