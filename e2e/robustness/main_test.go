@@ -185,6 +185,8 @@ func startDaemonUnder(t testing.TB, ini string, files map[string]string, prelude
 		d.cmd = exec.Command("/bin/sh", append([]string{"-c", prelude + ` && exec "$0" "$@"`, bin}, args...)...)
 	}
 	d.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0")
+	// A daemon never outlives a test binary killed by -timeout.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
