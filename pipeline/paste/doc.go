@@ -52,6 +52,40 @@
 //     does (FORMAT.md §2): any well-formed egg, call: or object reference
 //     is accepted; the builder decides whether the factory exists.
 //
+// # Layered configuration
+//
+// Options.Overlays (the daemon's repeated --config-file and --config-dir
+// DIR/*.ini, in lexical order) are files applied, in order, over the
+// top-level file before anything in it is resolved; Paste Deploy has no
+// such thing. Precedence, lowest first: the top-level file, then each
+// overlay in the order given, so the last file to set a key wins:
+//
+//   - [DEFAULT] keys of an overlay replace or extend the [DEFAULT] of the
+//     files before it.
+//   - A section of a new name is added as written.
+//   - A section of a name already defined (the exact name, prefix
+//     included) keeps the keys of the earlier files and gets the overlay's
+//     keys on top, replaced in place or appended. If the overlay's section
+//     sets a factory key (use, paste.app_factory, paste.filter_factory,
+//     paste.composite_factory, paste.server_factory, paste.server_runner
+//     ...), every factory key of the earlier section is dropped first, so
+//     "use = egg:vietstack#proxy" swaps a project app for the proxy while
+//     keeping the app's other settings.
+//   - There is no way to delete a key or section; a section of the same
+//     name under another prefix ([composite:x] over [app:x]) is a second
+//     section, and Paste's "Ambiguous section names" error names both.
+//
+// Each key keeps the file that wrote it: positions in errors, warnings and
+// Node.KeyPos name that file and line; %(here)s and %(__file__)s in an
+// overlay's value are its own directory and path (unless the overlay
+// defines here or __file__ itself), and a relative config: URI it writes
+// is relative to its own directory. The global conf's here and __file__
+// stay those of the top-level file. Graph.Files lists the overlays after
+// the top-level file, and every opening of the top-level file (a config:
+// self-include, a composite's children at build time) sees the merged
+// configuration. An overlay that is missing or malformed fails the load
+// with errors positioned in it.
+//
 // # Deliberate deviations from Paste Deploy
 //
 //  1. filter-with is applied to any application-typed target (a pipeline,

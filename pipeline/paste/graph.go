@@ -109,4 +109,11 @@ type Options struct {
 	Globals map[string]string
 	// ReadFile reads a configuration file; nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
+	// Overlays are files applied, in order, over the top-level file:
+	// later files override the [DEFAULT] keys, sections and keys of
+	// earlier ones; a section that sets a factory key (use,
+	// paste.*_factory) replaces all the factory keys of the earlier one.
+	// Positions, %(here)s and config: includes follow the file that wrote
+	// each key. See the package documentation, "Layered configuration".
+	Overlays []string
 }

@@ -191,12 +191,24 @@ func (r *resolver) open(abs string, inject *conf, rf ref) *cfgLoader {
 		var errs List
 		src, errs = parseSource(abs, data)
 		r.errs = append(r.errs, errs...)
+		if src != nil && abs == r.top && len(r.opts.Overlays) > 0 {
+			src = r.applyOverlays(src)
+		}
 		r.cache[abs] = src
 		if src != nil && !slices.Contains(r.files, abs) {
 			r.files = append(r.files, abs)
+			for _, f := range src.overlays {
+				if !slices.Contains(r.files, f) {
+					r.files = append(r.files, f)
+				}
+			}
 			for _, k := range src.Default.Keys {
 				if strings.HasPrefix(k.Name, "set ") || strings.HasPrefix(k.Name, "get ") {
-					r.warn(Pos{File: abs, Line: k.Line}, "%s in [DEFAULT] acts in every section, and global_conf also gets a key %s",
+					file := abs
+					if k.File != "" {
+						file = k.File
+					}
+					r.warn(Pos{File: file, Line: k.Line}, "%s in [DEFAULT] acts in every section, and global_conf also gets a key %s",
 						pyRepr(k.Name), pyRepr(k.Name))
 				}
 			}
@@ -218,7 +230,7 @@ func (r *resolver) open(abs string, inject *conf, rf ref) *cfgLoader {
 		l.defaults.set(k.Name, k.Value)
 		delete(l.literal, k.Name)
 		l.defOrig[k.Name] = "DEFAULT"
-		l.defPos[k.Name] = Pos{File: abs, Line: k.Line}
+		l.defPos[k.Name] = Pos{File: l.fileOf(k.File), Line: k.Line}
 	}
 	if inject != nil {
 		for _, k := range inject.keys {
@@ -333,7 +345,7 @@ func (r *resolver) findSection(l *cfgLoader, t objType, name string, rf ref) *sr
 				for _, other := range group[i+1:] {
 					for _, s := range l.src.Sections {
 						if rest, ok := strings.CutPrefix(s.Name, other+":"); ok && strings.TrimSpace(rest) == name {
-							r.warn(Pos{File: l.path, Line: s.Line}, "section [%s] is ignored because [%s] has the same name and wins", s.Name, hits[0].Name)
+							r.warn(Pos{File: l.fileOf(s.File), Line: s.Line}, "section [%s] is ignored because [%s] has the same name and wins", s.Name, hits[0].Name)
 						}
 					}
 				}
@@ -352,9 +364,12 @@ func (r *resolver) findSection(l *cfgLoader, t objType, name string, rf ref) *sr
 		for i, s := range found {
 			names[i] = s.Name
 			lines[i] = fmt.Sprintf("[%s] at line %d", s.Name, s.Line)
+			if s.File != "" {
+				lines[i] = fmt.Sprintf("[%s] at %s:%d", s.Name, s.File, s.Line)
+			}
 		}
 		if rf.pos.Line == 0 {
-			rf.pos = Pos{File: l.path, Line: found[0].Line}
+			rf.pos = Pos{File: l.fileOf(found[0].File), Line: found[0].Line}
 		}
 		r.failAt(rf, "LookupError", "Ambiguous section names %s for section %s (prefixed by %s) found%s: %s; rename all but one",
 			pyReprList(names), pyRepr(name), prefixList(t), inConfig(rf, l), strings.Join(lines, ", "))
@@ -405,7 +420,7 @@ func (r *resolver) sectionHint(l *cfgLoader, t objType, name string) string {
 // inConfig is Paste's " in config FILE", left out when the error is
 // already positioned in that file.
 func inConfig(rf ref, l *cfgLoader) string {
-	if rf.pos.File == l.path {
+	if l.sameConfig(rf.pos.File) {
 		return ""
 	}
 	return " in config " + l.path
@@ -428,7 +443,7 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 		return nil
 	}
 	if absoluteRe.MatchString(name) {
-		return r.loadContext(t, name, l.dir, gin, rf)
+		return r.loadContext(t, name, l.relDir(rf), gin, rf)
 	}
 	if strings.HasPrefix(name, "#") || strings.HasPrefix(name, ";") {
 		r.failAt(rf, "LookupError", "No section %s (prefixed by %s) found%s; inline comments are not supported: put the comment on its own line",
@@ -468,12 +483,12 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 	r.stack = append(r.stack, fr)
 	defer func() { r.stack = r.stack[:len(r.stack)-1] }()
 
-	secPos := Pos{File: l.path, Line: sec.Line}
+	secPos := Pos{File: l.fileOf(sec.File), Line: sec.Line}
 	path := append(slices.Clip(rf.path), sec.Name)
 	keyRef := func(k string) ref {
 		p := secPos
 		if sk, ok := sec.lookup(k); ok {
-			p.Line = sk.Line
+			p = Pos{File: l.fileOf(sk.File), Line: sk.Line}
 		} else if dp, ok := l.defPos[k]; ok {
 			p = dp
 		}
@@ -532,7 +547,7 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 			keyPos[n] = keyRef(o.name).pos
 		case l.defaults.has(o.name):
 			if sk, ok := sec.lookup(o.name); ok {
-				p := Pos{File: l.path, Line: sk.Line}
+				p := Pos{File: l.fileOf(sk.File), Line: sk.Line}
 				if l.defOrig[o.name] == "DEFAULT" {
 					r.warn(p, "key %s in [%s] ignored because it is defined in [DEFAULT]; use 'set %s = …'", pyRepr(o.name), sec.Name, o.name)
 				} else if l.defOrig[o.name] == "global" {
@@ -623,7 +638,7 @@ func (r *resolver) frameName(f frame) string {
 func (r *resolver) filterAppContext(l *cfgLoader, sec *srcSection, g, local, additions *conf, keyRef func(string) ref) *ctx {
 	next, ok := local.pop("next")
 	if !ok {
-		r.failAt(ref{pos: Pos{File: l.path, Line: sec.Line}, section: sec.Name}, "LookupError",
+		r.failAt(ref{pos: Pos{File: l.fileOf(sec.File), Line: sec.Line}, section: sec.Name}, "LookupError",
 			"The [%s] section is missing a 'next' setting", sec.Name)
 		return nil
 	}
@@ -641,7 +656,7 @@ func (r *resolver) filterAppContext(l *cfgLoader, sec *srcSection, g, local, add
 }
 
 func (r *resolver) pipelineContext(l *cfgLoader, sec *srcSection, g, local *conf, keyRef func(string) ref) *ctx {
-	hdr := ref{pos: Pos{File: l.path, Line: sec.Line}, section: sec.Name}
+	hdr := ref{pos: Pos{File: l.fileOf(sec.File), Line: sec.Line}, section: sec.Name}
 	pl, ok := local.pop("pipeline")
 	if !ok {
 		r.failAt(hdr, "LookupError", "The [%s] section is missing a 'pipeline' setting", sec.Name)
@@ -752,7 +767,7 @@ func (r *resolver) contextFromExplicit(l *cfgLoader, t objType, sec *srcSection,
 			}
 		}
 	}
-	hdr := ref{pos: Pos{File: l.path, Line: sec.Line}, section: sec.Name}
+	hdr := ref{pos: Pos{File: l.fileOf(sec.File), Line: sec.Line}, section: sec.Name}
 	if len(possible) > 1 {
 		var parts []string
 		for _, f := range possible {

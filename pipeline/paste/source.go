@@ -23,6 +23,7 @@ type srcKey struct {
 	Name  string
 	Value string
 	Line  int
+	File  string // the overlay that wrote it; "" for the source's own file
 }
 
 // srcSection is one section. Keys are in file order; a repeated [DEFAULT]
@@ -30,6 +31,7 @@ type srcKey struct {
 type srcSection struct {
 	Name string
 	Line int
+	File string // the overlay that added it; "" for the source's own file
 	Keys []srcKey
 	idx  map[string]int
 }
@@ -47,6 +49,7 @@ type source struct {
 	Path     string
 	Default  *srcSection // [DEFAULT]; Line is 0 when the file has none
 	Sections []*srcSection
+	overlays []string // files merged over it (Options.Overlays), in order
 }
 
 // pasteLoadOptions are the ini.v1 options that make it agree with Python's
