@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -171,7 +172,9 @@ type state struct {
 }
 
 // Root returns the handler every generation puts in front of its top-level
-// app: it attaches the Request state and the recording writer, commits a
+// app: it drops request headers whose name contains "_" (see
+// dropUnderscoreHeaders), attaches the Request state and the recording
+// writer, commits a
 // status still held back when the app returns, and answers 500 for a panic
 // nothing below handled (logged once with slog.Default, without request
 // headers). A panic after the response was committed aborts the
@@ -196,10 +199,24 @@ func (h *root) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL != nil {
 		st.req.url = *r.URL
 	}
+	dropUnderscoreHeaders(r.Header)
 	r2 := r.WithContext(context.WithValue(r.Context(), ctxKey{}, &st.req))
 	r2.URL = &st.req.url
 	defer h.finish(st, r2)
 	h.next.ServeHTTP(&st.w, r2)
+}
+
+// dropUnderscoreHeaders deletes request headers whose name contains "_".
+// A WSGI server maps both X-Roles and X_Roles to HTTP_X_ROLES, so a client
+// could smuggle an identity header past a filter that strips only the
+// dashed spelling; like nginx and Apache, the daemon drops such names
+// before any filter sees them.
+func dropUnderscoreHeaders(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 {
+			delete(h, k)
+		}
+	}
 }
 
 func (h *root) finish(st *state, r *http.Request) {

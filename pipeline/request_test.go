@@ -127,3 +127,16 @@ func TestRootFlushAndReadFrom(t *testing.T) {
 		t.Errorf("code %d flushes %d bytes %d body %q", rec.Code, rec.flushes, st.BytesWritten(), rec.Body.String())
 	}
 }
+
+func TestRootDropsUnderscoreHeaders(t *testing.T) {
+	var got http.Header
+	h := Root(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header["X_Roles"] = []string{"admin"}
+	req.Header["X_identity_status"] = []string{"Confirmed"}
+	req.Header.Set("X-Roles", "member")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if len(got) != 1 || got.Get("X-Roles") != "member" {
+		t.Errorf("headers reaching the app: %v", got)
+	}
+}

@@ -96,8 +96,11 @@ func (m *urlMap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.domain != "" && rt.domain != hostname && !domainWithPort(rt.domain, hostname, port) {
 			continue
 		}
+		// Whole segments only: the path equals the route or continues
+		// with "/" after it. For the root route that means an empty path
+		// or one starting with "/" (not "*" or an authority form).
 		p := rt.path
-		if p != "" && path != p && !(strings.HasPrefix(path, p) && path[len(p)] == '/') {
+		if path != p && !(strings.HasPrefix(path, p) && len(path) > len(p) && path[len(p)] == '/') {
 			continue
 		}
 		if st == nil {

@@ -138,15 +138,11 @@ func isIdentity(name string) bool {
 // owner is changing; a gap's test reports it (loudly, as a skip) while
 // the gap exists and fails once it is fixed, so the list stays true.
 var knownGaps = map[string]string{
-	"F2": "header names holding '_' reach the pipeline: the daemon does not drop them before Root " +
-		"(only the proxy app does, drop_underscore_headers); Caddy, eventlet, gunicorn and nginx drop them by default. " +
-		"Fix: drop them in pipeline.Root or cmd/vietstack-api's handler (the lead's files)",
+	"URLMAP-ROOT": "OPTIONS * is answered 200 by net/http's general OPTIONS handler before the pipeline runs " +
+		"(http.Server.DisableGeneralOptionsHandler is not set in cmd/vietstack-api); Paste's urlmap answers 404",
 	"T4": "at the descriptor limit the daemon cannot accept, so a probe waits until slow clients time out " +
 		"(read_header_timeout, 2 s here): the server has no max_connections cap below the limit answering a fast 503 " +
 		"(cmd/vietstack-api, the lead's)",
-	"URLMAP-ROOT": "the root route (/) of a urlmap also takes targets that do not start with '/' (OPTIONS *, " +
-		"authority form x:80): pipeline/urlmap.go matches the empty prefix without requiring path == \"\" or a " +
-		"leading '/', where Paste's urlmap does not match them (404)",
 }
 
 // TestUnderscoreHeaders is F2: header names holding "_" are dropped
