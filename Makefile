@@ -15,7 +15,7 @@ FUZZTIME ?= 10s
 # the missing ones with apt-get: gcc and libc6-dev for -race (cgo); python3
 # for the oslo-diff corpus (e2e/); python3-keystone, curl and jq for the real
 # Keystone the authtoken tests start (../shared/tools/keystone).
-DEB_PACKAGES ?= gcc libc6-dev python3 curl jq python3-keystone
+DEB_PACKAGES ?= gcc libc6-dev python3 curl jq python3-keystone nginx-light slowhttptest wrk
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test deps vet unit e2e bench fuzz check clean readme graph
