@@ -14,7 +14,9 @@ FUZZTIME ?= 10s
 # Debian packages the tests need; `make deps` (run by `make test`) installs
 # the missing ones with apt-get: gcc and libc6-dev for -race (cgo); python3
 # for the oslo-diff corpus (e2e/); python3-keystone, curl and jq for the real
-# Keystone the authtoken tests start (../shared/tools/keystone).
+# Keystone the authtoken tests start (../shared/tools/keystone); nginx-light
+# for the gateway end-to-end test, slowhttptest for the slow-client tests
+# (e2e/robustness), wrk for make bench-e2e.
 DEB_PACKAGES ?= gcc libc6-dev python3 curl jq python3-keystone nginx-light slowhttptest wrk
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
