@@ -161,3 +161,19 @@ func (w *watcher) Run(ctx context.Context) {
 func (w *watcher) Close() error {
 	return w.fw.Close()
 }
+
+// watchLoaded points w at the files g was loaded from and at the
+// --config-dir directories; the built-in configuration, which is not a
+// file, is left out. A file that cannot be watched is logged: the daemon
+// keeps serving, and SIGHUP still reloads.
+func watchLoaded(w *watcher, log *slog.Logger, files, dirs []string) {
+	var real []string
+	for _, f := range files {
+		if f != embeddedPath {
+			real = append(real, f)
+		}
+	}
+	if err := w.Set(real, dirs); err != nil {
+		log.Warn("some configuration files are not watched; SIGHUP still reloads", "err", err)
+	}
+}

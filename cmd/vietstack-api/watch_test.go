@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -130,5 +131,25 @@ func TestWatcher(t *testing.T) {
 func TestNewWatcherNeedsTrigger(t *testing.T) {
 	if _, err := newWatcher(slog.Default(), nil); err == nil {
 		t.Fatal("no error without a trigger")
+	}
+}
+
+func TestWatchLoaded(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	w, err := newWatcher(log, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	file := filepath.Join(dir, "api-paste.ini")
+	watchLoaded(w, log, []string{embeddedPath, file}, nil)
+	if logs.Len() != 0 || len(w.on) != 1 || !w.on[dir] || !w.matters(file) || w.matters(embeddedPath) {
+		t.Errorf("watching %v, log %q", w.on, logs.String())
+	}
+	watchLoaded(w, log, []string{filepath.Join(dir, "nosuch", "x.ini")}, nil)
+	if !strings.Contains(logs.String(), "some configuration files are not watched") {
+		t.Errorf("log %q", logs.String())
 	}
 }
