@@ -70,7 +70,9 @@
 //     paste.composite_factory, paste.server_factory, paste.server_runner
 //     ...), every factory key of the earlier section is dropped first, so
 //     "use = egg:vietstack#proxy" swaps a project app for the proxy while
-//     keeping the app's other settings.
+//     keeping the app's other settings (which the new factory must then
+//     accept: to start afresh, add a section of a new name and point the
+//     pipeline or route at it).
 //   - There is no way to delete a key or section; a section of the same
 //     name under another prefix ([composite:x] over [app:x]) is a second
 //     section, and Paste's "Ambiguous section names" error names both.
