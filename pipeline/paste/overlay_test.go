@@ -256,3 +256,62 @@ func TestBindHere(t *testing.T) {
 		t.Errorf("a defined here is kept: %q", got)
 	}
 }
+
+// TestSelfOverlay applies every oracle case's file over itself: the merge
+// must be the identity, so the graph dump, key positions, warnings and
+// errors must all be those of the plain load.
+func TestSelfOverlay(t *testing.T) {
+	n := 0
+	for _, dir := range []string{"compat/pastedeploy", "compat/openstack", "oracle", "random"} {
+		dir = filepath.Join("testdata", dir)
+		for _, c := range loadCases(t, dir) {
+			ini := filepath.Join(dir, c.Ini)
+			opts := c.options(t)
+			render := func(o Options) string {
+				g, err := Load(ini, o)
+				var b strings.Builder
+				if err != nil {
+					b.WriteString("error: " + err.Error() + "\n")
+					return b.String()
+				}
+				if err := g.WriteJSON(&b); err != nil {
+					t.Fatal(err)
+				}
+				var walk func(n *Node)
+				walk = func(n *Node) {
+					if n == nil {
+						return
+					}
+					keys := make([]string, 0, len(n.KeyPos))
+					for k := range n.KeyPos {
+						keys = append(keys, k)
+					}
+					sort.Strings(keys)
+					for _, k := range keys {
+						b.WriteString(k + " @ " + n.KeyPos[k].String() + "\n")
+					}
+					b.WriteString("pos " + n.Pos.String() + "\n")
+					walk(n.App)
+					for _, r := range n.Routes {
+						walk(r.Node)
+					}
+					walk(n.NotFound)
+				}
+				walk(g.Root)
+				for _, w := range g.Warnings {
+					b.WriteString("warning: " + w.Error() + "\n")
+				}
+				return b.String()
+			}
+			plain := render(opts)
+			opts.Overlays = []string{ini}
+			if self := render(opts); self != plain {
+				t.Errorf("%s %v: self-overlay differs\nplain:\n%s\nself:\n%s", ini, c.Args, plain, self)
+			}
+			n++
+		}
+	}
+	if n < 580 { // 313 public + 90 extra + 174 random
+		t.Errorf("only %d cases", n)
+	}
+}
