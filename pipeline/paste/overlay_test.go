@@ -311,7 +311,7 @@ func TestSelfOverlay(t *testing.T) {
 			n++
 		}
 	}
-	if n < 580 { // 313 public + 90 extra + 174 random
+	if n < 577 { // 313 public, the extra and random vectors
 		t.Errorf("only %d cases", n)
 	}
 }
