@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // overlayDump renders a load with overlays for the golden files: the
@@ -314,4 +315,50 @@ func TestSelfOverlay(t *testing.T) {
 	if n < 577 { // 313 public, the extra and random vectors
 		t.Errorf("only %d cases", n)
 	}
+}
+
+// FuzzOverlay loads arbitrary input with an arbitrary overlay (in another
+// directory, which may include files of either): no panic, bounded time,
+// every error positioned, and every key position in one of the two files
+// or the included one.
+func FuzzOverlay(f *testing.F) {
+	seeds := seedFiles(f)
+	for i, s := range seeds {
+		f.Add(s, seeds[(i*7+3)%len(seeds)])
+	}
+	f.Add([]byte("[app:main]\nuse = egg:a#b\nx = 1\n"), []byte("[app:main]\npaste.app_factory = a:b\ny = %(here)s\n[DEFAULT]\nz = config:../f/main.ini\n"))
+	f.Fuzz(func(t *testing.T, main, ov []byte) {
+		files := map[string]string{"/f/main.ini": string(main), "/o/ov.ini": string(ov), "/o/inc.ini": string(ov), "/f/inc.ini": string(main)}
+		start := time.Now()
+		g, err := Load("/f/main.ini", Options{ReadFile: memFS(files), Overlays: []string{"/o/ov.ini"}})
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("load took %v", d)
+		}
+		if err != nil {
+			for _, e := range Flatten(err) {
+				pe, ok := e.(*Error)
+				if !ok || pe.File == "" || pe.Class == "" {
+					t.Fatalf("unpositioned error %#v", e)
+				}
+			}
+			return
+		}
+		var walk func(n *Node)
+		walk = func(n *Node) {
+			if n == nil {
+				return
+			}
+			for k, p := range n.KeyPos {
+				if _, ok := files[p.File]; !ok {
+					t.Fatalf("key %s at %v: not a loaded file", k, p)
+				}
+			}
+			walk(n.App)
+			for _, r := range n.Routes {
+				walk(r.Node)
+			}
+			walk(n.NotFound)
+		}
+		walk(g.Root)
+	})
 }
