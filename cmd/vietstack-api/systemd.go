@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -95,10 +94,4 @@ func activatedListener() (net.Listener, error) {
 		return nil, fmt.Errorf("socket activation: the socket systemd passed is not a stream listener; use ListenStream= in the .socket unit")
 	}
 	return lns[0], nil
-}
-
-// inheritsListener reports whether systemd passed sockets to this process,
-// without taking them.
-func inheritsListener() bool {
-	return os.Getenv("LISTEN_FDS") != "" && os.Getenv("LISTEN_PID") == fmt.Sprint(os.Getpid())
 }

@@ -214,7 +214,7 @@ func TestActivationChild(t *testing.T) {
 	if os.Getenv("VIETSTACK_ACTIVATION_CHILD") != "1" {
 		t.Skip("child process of TestActivatedListener")
 	}
-	inherited := inheritsListener()
+	inherited := os.Getenv("LISTEN_FDS") != "" && os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid())
 	ln, err := activatedListener()
 	switch {
 	case err != nil:
