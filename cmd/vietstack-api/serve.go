@@ -56,6 +56,9 @@ func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger
 		IdleTimeout:       st.IdleTimeout,
 		MaxHeaderBytes:    st.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// "OPTIONS *" goes to the pipeline (a urlmap answers 404, as
+		// Paste's does) instead of net/http's built-in 200.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 

@@ -138,8 +138,6 @@ func isIdentity(name string) bool {
 // owner is changing; a gap's test reports it (loudly, as a skip) while
 // the gap exists and fails once it is fixed, so the list stays true.
 var knownGaps = map[string]string{
-	"URLMAP-ROOT": "OPTIONS * is answered 200 by net/http's general OPTIONS handler before the pipeline runs " +
-		"(http.Server.DisableGeneralOptionsHandler is not set in cmd/vietstack-api); Paste's urlmap answers 404",
 	"T4": "at the descriptor limit the daemon cannot accept, so a probe waits until slow clients time out " +
 		"(read_header_timeout, 2 s here): the server has no max_connections cap below the limit answering a fast 503 " +
 		"(cmd/vietstack-api, the lead's)",
