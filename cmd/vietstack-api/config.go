@@ -98,7 +98,13 @@ func (s *source) loadGraph(name string, kind paste.Kind) (*paste.Graph, []error)
 	if _, err := s.read(); err != nil {
 		return nil, []error{err}
 	}
-	g, err := paste.Load(s.path, s.loadOptions(name, kind))
+	opts := s.loadOptions(name, kind)
+	overlays, err := overlayFiles(s.opts.overlays, s.opts.configDirs)
+	if err != nil {
+		return nil, []error{err}
+	}
+	opts.Overlays = overlays
+	g, err := paste.Load(s.path, opts)
 	if err != nil {
 		return nil, paste.Flatten(err)
 	}

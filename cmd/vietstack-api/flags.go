@@ -15,7 +15,10 @@ import (
 
 // options are the parsed command line.
 type options struct {
-	configFile string // "" means the built-in api-paste.ini
+	configFile string   // "" means the built-in api-paste.ini
+	overlays   []string // --config-file after the first: applied over it, in order
+	configDirs []string // --config-dir: every DIR/*.ini applied after the overlays
+	watch      bool     // --watch: reload when a loaded file changes
 	name       string
 	bindHost   string
 	bindPort   int
@@ -68,7 +71,8 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	v := &flagVars{}
-	fs.StringVar(&o.configFile, "config-file", "", "load the api-paste.ini at `PATH` (default: the copy of the root api-paste.ini built into the binary)")
+	fs.StringArrayVar(&v.configFiles, "config-file", nil, "load the api-paste.ini at `PATH` (default: the copy of the root api-paste.ini built into the binary); repeated, each later file is applied over the ones before (overlays: later sections and keys win)")
+	fs.StringArrayVar(&o.configDirs, "config-dir", nil, "apply every `DIR`/*.ini over the --config-file files, in lexical order, later files winning (repeatable)")
 	fs.StringVar(&o.name, "name", "main", "serve the application section `NAME`: [app:NAME], [pipeline:NAME], [composite:NAME] or [filter-app:NAME]")
 	fs.StringVar(&o.bindHost, "bind-host", "", "listen on `HOST` instead of the host of [server:main] (127.0.0.1 when the file has no [server:main])")
 	fs.IntVar(&o.bindPort, "bind-port", 0, "listen on `PORT` instead of the port of [server:main] (8080 when the file has none; 0 picks a free port)")
@@ -79,6 +83,7 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	fs.StringVar(&v.dumpKind, "dump-kind", "app", "the `KIND` of section --dump-graph loads: app (the --name application) or server ([server:NAME])")
 	fs.StringVar(&o.graph, "graph", "", "print the composed --name application as a picture in `FORMAT` dot (Graphviz) without building any factory, then exit")
 	switchVar(fs, &o.listFactories, "list-factories", "", "list every factory with its kind, aliases, description and options, then exit")
+	switchVar(fs, &o.watch, "watch", "", "reload, as on SIGHUP, when a loaded file changes or a --config-dir gains or loses an .ini file")
 	fs.StringVar(&v.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json (log lines go to standard error)")
 	switchVar(fs, &o.version, "version", "", "print the version and exit")
@@ -116,9 +121,10 @@ func switchVar(fs *pflag.FlagSet, p *bool, name, short, usage string) {
 
 // flagVars hold the raw text of flags that parseArgs validates.
 type flagVars struct {
-	globals  []string
-	dumpKind string
-	logLevel string
+	configFiles []string
+	globals     []string
+	dumpKind    string
+	logLevel    string
 }
 
 // usage returns the --help text.
@@ -149,8 +155,20 @@ func parseArgs(args []string) (*options, error) {
 	if o.shutdownDelay < 0 {
 		return nil, usagef("--shutdown-delay %v: must not be negative", o.shutdownDelay)
 	}
-	if fs.Changed("config-file") && o.configFile == "" {
-		return nil, usagef("--config-file: empty path")
+	for i, f := range v.configFiles {
+		if f == "" {
+			return nil, usagef("--config-file: empty path")
+		}
+		if i == 0 {
+			o.configFile = f
+		} else {
+			o.overlays = append(o.overlays, f)
+		}
+	}
+	for _, d := range o.configDirs {
+		if d == "" {
+			return nil, usagef("--config-dir: empty path")
+		}
 	}
 	if o.name == "" {
 		return nil, usagef("--name: empty name")

@@ -38,6 +38,9 @@ type daemon struct {
 	sw       *pipeline.Switch
 	settings *pipeline.ServerSettings
 	drain    *healthcheck.Drain // set when the daemon starts to stop
+	notify   *notifier          // systemd's NOTIFY_SOCKET (no-op without)
+	watch    *watcher           // --watch, or nil
+	addr     string             // the address served, for status lines
 	mu       sync.Mutex         // serialises reloads
 }
 
@@ -86,19 +89,29 @@ func serve(ctx context.Context, src *source, drain *healthcheck.Drain, stderr io
 		fmt.Fprintf(stderr, "vietstack-api: not serving: %s in %s\n", plural(len(problems), "problem"), src.display())
 		return exitError
 	}
-	d := &daemon{src: src, log: log, sw: pipeline.NewSwitch(gen), settings: st, drain: drain}
+	d := &daemon{src: src, log: log, sw: pipeline.NewSwitch(gen), settings: st, drain: drain, notify: newNotifier(log)}
 	defer func() { d.sw.Current().Close() }()
 
-	ln, err := net.Listen("tcp", listenAddr(st))
+	// Under systemd's vietstack-api.socket the listening socket is
+	// inherited (LISTEN_FDS) and [server:main]'s address is not bound.
+	ln, err := activatedListener()
 	if err != nil {
+		fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
+		return exitError
+	}
+	if ln != nil {
+		log.Info("using the socket passed by systemd", "addr", ln.Addr().String())
+	} else if ln, err = net.Listen("tcp", listenAddr(st)); err != nil {
 		fmt.Fprintf(stderr, "vietstack-api: cannot listen on %s: %s\n", listenAddr(st), describeNetError(err))
 		return exitError
 	}
 	srv := newHTTPServer(d.sw, st, log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("serving", "app", src.opts.name, "config", src.display(), "addr", ln.Addr().String(),
-		"url", "http://"+ln.Addr().String()+"/")
+	d.addr = ln.Addr().String()
+	log.Info("serving", "app", src.opts.name, "config", src.display(), "addr", d.addr,
+		"url", "http://"+d.addr+"/")
+	d.notify.Ready(d.servingStatus())
 
 	// One goroutine runs reloads, one at a time, each after the burst of
 	// SIGHUPs that asked for it has settled.
@@ -119,6 +132,24 @@ func serve(ctx context.Context, src *source, drain *healthcheck.Drain, stderr io
 		}
 	})
 	defer func() { stopReloads(); wg.Wait() }()
+
+	// --watch asks for the same reload as SIGHUP when a loaded file changes.
+	if src.opts.watch {
+		w, err := newWatcher(log, func() {
+			select {
+			case reloads <- struct{}{}:
+			default: // a reload is already pending
+			}
+		})
+		if err != nil {
+			log.Error("cannot watch the configuration files; SIGHUP still reloads", "err", err)
+		} else {
+			d.watch = w
+			watchLoaded(w, log, gen.Graph.Files, src.opts.configDirs)
+			wg.Go(func() { w.Run(reloadCtx) })
+			defer w.Close() // before stopReloads and wg.Wait: Run returns
+		}
+	}
 
 	for {
 		select {
@@ -167,6 +198,7 @@ func settle(ctx context.Context, reloads <-chan struct{}) bool {
 // connections and lets in-flight requests complete within the shutdown
 // timeout; past it, or on a second signal, it closes every connection.
 func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan os.Signal, why string) int {
+	d.notify.Stopping("stopping (" + why + ")")
 	if d.drain != nil {
 		d.drain.Set()
 	}
@@ -222,6 +254,7 @@ func (d *daemon) reload(ctx context.Context) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	start := time.Now()
+	d.notify.Reloading()
 	d.log.Info("reloading", "config", d.src.display())
 	gen, appWarn, errs := d.src.buildApp(ctx)
 	st, srvWarn, serr := d.src.serverSettings()
@@ -237,6 +270,7 @@ func (d *daemon) reload(ctx context.Context) bool {
 		}
 		d.log.Error("reload failed; still serving the previous configuration",
 			"config", d.src.display(), "problems", len(problems))
+		d.notify.ReloadFailed(fmt.Sprintf("%s in %s, the first: %s", plural(len(problems), "problem"), d.src.display(), problemText(problems[0])))
 		return false
 	}
 	if !sameSettings(st, d.settings) {
@@ -244,6 +278,10 @@ func (d *daemon) reload(ctx context.Context) bool {
 			"serving", listenAddr(d.settings), "configured", listenAddr(st))
 	}
 	d.sw.Swap(gen, reloadGrace)
+	if d.watch != nil {
+		watchLoaded(d.watch, d.log, gen.Graph.Files, d.src.opts.configDirs)
+	}
+	d.notify.Ready(d.servingStatus())
 	d.log.Info("reloaded", "app", d.src.opts.name, "config", d.src.display(),
 		"duration", time.Since(start).Round(time.Microsecond).String())
 	return true
@@ -265,4 +303,9 @@ func describeNetError(err error) string {
 		return ae.Err
 	}
 	return err.Error()
+}
+
+// servingStatus is the systemd status line of a serving daemon.
+func (d *daemon) servingStatus() string {
+	return "serving " + d.src.opts.name + " on " + d.addr + " from " + d.src.display()
 }
