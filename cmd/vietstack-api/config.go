@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,18 @@ func newSource(o *options, reg *pipeline.Registry, logger *slog.Logger) *source 
 
 // display is the name of the configuration for messages.
 func (s *source) display() string {
+	more := slices.Clone(s.opts.overlays)
+	for _, d := range s.opts.configDirs {
+		more = append(more, filepath.Join(d, "*.ini"))
+	}
+	if len(more) == 0 {
+		return s.mainName()
+	}
+	return s.mainName() + " + " + strings.Join(more, " + ")
+}
+
+// mainName is the name of the top-level file for messages.
+func (s *source) mainName() string {
 	if s.embedded {
 		return "built-in " + vietstack.DefaultConfigName
 	}
@@ -70,7 +83,7 @@ func (s *source) readFile(name string) ([]byte, error) {
 func (s *source) read() ([]byte, error) {
 	data, err := s.readFile(s.path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read configuration file %s: %s", s.display(), describeIOError(err))
+		return nil, fmt.Errorf("cannot read configuration file %s: %s", s.mainName(), describeIOError(err))
 	}
 	return data, nil
 }

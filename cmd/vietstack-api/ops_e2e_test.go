@@ -63,7 +63,8 @@ func TestE2EOverlays(t *testing.T) {
 	args := []string{"--config-file", base, "--config-file", local, "--config-dir", confd}
 
 	code, stdout, stderr := runBin(t, append(args, "--check")...)
-	if code != 0 || !strings.Contains(stdout, "  main = request_id passthrough hello\n") {
+	if code != 0 || !strings.Contains(stdout, "  main = request_id passthrough hello\n") ||
+		!strings.HasPrefix(stdout, base+" + "+local+" + "+filepath.Join(confd, "*.ini")+": OK: serves main") {
 		t.Fatalf("--check: exit %d\n%s%s", code, stdout, stderr)
 	}
 	code, stdout, stderr = runBin(t, append(args, "--dump-graph")...)
