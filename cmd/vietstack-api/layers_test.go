@@ -45,3 +45,30 @@ func TestOverlayFiles(t *testing.T) {
 		t.Errorf("missing dir: %v", err)
 	}
 }
+
+func TestLayerFlags(t *testing.T) {
+	o, err := parseArgs([]string{"--config-file", "a.ini", "--config-dir", "d1", "--config-file", "b.ini", "--config-file=c.ini", "--config-dir=d2", "--watch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.configFile != "a.ini" || !slices.Equal(o.overlays, []string{"b.ini", "c.ini"}) || !slices.Equal(o.configDirs, []string{"d1", "d2"}) || !o.watch {
+		t.Errorf("parsed %+v", o)
+	}
+	o, err = parseArgs(nil)
+	if err != nil || o.configFile != "" || o.overlays != nil || o.configDirs != nil || o.watch {
+		t.Errorf("defaults %+v, %v", o, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config-file", "a.ini", "--config-file", ""}, "--config-file: empty path"},
+		{[]string{"--config-dir", ""}, "--config-dir: empty path"},
+		{[]string{"--config-dir"}, "--config-dir"},
+	} {
+		_, err := parseArgs(tc.args)
+		if err == nil || !isUsageError(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want a usage error with %q", tc.args, err, tc.want)
+		}
+	}
+}
