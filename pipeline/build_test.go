@@ -212,38 +212,6 @@ func TestURLMapNotFound(t *testing.T) {
 	}
 }
 
-func TestParseURLMapKey(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    URLMapKey
-		wantErr string
-	}{
-		{"/", URLMapKey{}, ""},
-		{"/v2/", URLMapKey{Path: "/v2"}, ""},
-		{"//docs//", URLMapKey{Path: "/docs"}, ""},
-		{"/v2/+", URLMapKey{Path: "/v2/+"}, ""},
-		{"domain api.example.com", URLMapKey{Domain: "api.example.com"}, ""},
-		{"domain API.x port 8443 /admin", URLMapKey{Domain: "API.x:8443", Path: "/admin"}, ""},
-		{"domain", URLMapKey{}, "'domain' must be followed with a domain name"},
-		{"domain a domain b", URLMapKey{}, "'domain' given twice"},
-		{"port 80 /x", URLMapKey{}, "if you give a port, you must also give a domain"},
-		{"/a /b", URLMapKey{}, `more than one path given (have "/a", got "/b")`},
-		{"v2", URLMapKey{}, `URL fragments must start with / or http:// (you gave "v2")`},
-	}
-	for _, tt := range tests {
-		got, err := ParseURLMapKey(tt.in)
-		if tt.wantErr != "" {
-			if err == nil || err.Error() != tt.wantErr {
-				t.Errorf("ParseURLMapKey(%q) error = %v, want %q", tt.in, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("ParseURLMapKey(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
-		}
-	}
-}
-
 func TestRegistryLookup(t *testing.T) {
 	var closed []string
 	r := testRegistry(&closed)

@@ -3,7 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
+	"github.com/vietstack/vietstack-api/pipeline/paste"
 	"net/http"
 	"sort"
 	"strings"
@@ -153,76 +153,6 @@ func collapseSlashes(p string) string {
 	return b.String()
 }
 
-// URLMapKey is a parsed urlmap route key.
-type URLMapKey struct {
-	Domain string // as written (case kept), with ":port" when given
-	Path   string // normalised: "" for the root, no trailing slash
-}
-
-// ParseURLMapKey parses a urlmap route key with Paste's grammar
-// ("[domain HOST] [port N] [/path]") and normalisation: runs of "/"
-// collapse, trailing "/" are removed, an "http://" or "https://" prefix is
-// read as a domain.
-func ParseURLMapKey(key string) (URLMapKey, error) {
-	parts := strings.Fields(key)
-	var domain, port, path string
-	var haveDomain, havePort, havePath bool
-	for len(parts) > 0 {
-		switch parts[0] {
-		case "domain":
-			if len(parts) < 2 {
-				return URLMapKey{}, errors.New("'domain' must be followed with a domain name")
-			}
-			if haveDomain {
-				return URLMapKey{}, errors.New("'domain' given twice")
-			}
-			domain, haveDomain, parts = parts[1], true, parts[2:]
-		case "port":
-			if len(parts) < 2 {
-				return URLMapKey{}, errors.New("'port' must be followed with a port number")
-			}
-			if havePort {
-				return URLMapKey{}, errors.New("'port' given twice")
-			}
-			port, havePort, parts = parts[1], true, parts[2:]
-		default:
-			if havePath {
-				return URLMapKey{}, fmt.Errorf("more than one path given (have %q, got %q)", path, parts[0])
-			}
-			path, havePath, parts = parts[0], true, parts[1:]
-		}
-	}
-	if havePort && !haveDomain {
-		return URLMapKey{}, errors.New("if you give a port, you must also give a domain")
-	}
-	var k URLMapKey
-	if haveDomain {
-		k.Domain = domain
-		if havePort {
-			k.Domain += ":" + port
-		}
-	} else {
-		lower := strings.ToLower(path)
-		for _, scheme := range []string{"http://", "https://"} {
-			if strings.HasPrefix(lower, scheme) {
-				rest := path[len(scheme):]
-				d, p, ok := strings.Cut(rest, "/")
-				k.Domain = d
-				path = ""
-				if ok {
-					path = "/" + p
-				}
-				break
-			}
-		}
-	}
-	if path != "" && path[0] != '/' {
-		return URLMapKey{}, fmt.Errorf("URL fragments must start with / or http:// (you gave %q)", path)
-	}
-	k.Path = strings.TrimRight(collapseSlashes(path), "/")
-	return k, nil
-}
-
 // newURLMapComposite is the "urlmap" composite factory used when a urlmap
 // is reached through a project wrapper (cinder's root_app_factory and the
 // like) that the graph keeps as an opaque composite: every local key but
@@ -242,10 +172,10 @@ func newURLMapComposite(ctx context.Context, c *Config) (http.Handler, error) {
 		m.notFound = h
 	}
 	type entry struct {
-		key URLMapKey
+		key paste.RouteKey
 		h   http.Handler
 	}
-	byKey := map[URLMapKey]int{}
+	byKey := map[paste.RouteKey]int{}
 	var entries []entry
 	keys := make([]string, 0, len(c.Local))
 	for k := range c.Local {
@@ -261,7 +191,7 @@ func newURLMapComposite(ctx context.Context, c *Config) (http.Handler, error) {
 			errs = append(errs, err)
 			continue
 		}
-		key, err := ParseURLMapKey(k)
+		key, err := paste.ParseRouteKey(k)
 		if err != nil {
 			errs = append(errs, c.Errorf(k, "bad urlmap route: %v", err))
 			continue
@@ -277,19 +207,18 @@ func newURLMapComposite(ctx context.Context, c *Config) (http.Handler, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	sort.SliceStable(entries, func(i, j int) bool {
-		a, b := entries[i].key, entries[j].key
-		if (a.Domain == "") != (b.Domain == "") {
-			return a.Domain != ""
-		}
-		if a.Domain != b.Domain {
-			return a.Domain < b.Domain
-		}
-		if len(a.Path) != len(b.Path) {
-			return len(a.Path) > len(b.Path)
-		}
-		return a.Path < b.Path
-	})
+	// Paste's order (domain routes first, longer paths first), computed on
+	// the keys; the handlers follow their keys.
+	sorted := make([]paste.RouteKey, len(entries))
+	for i, e := range entries {
+		sorted[i] = e.key
+	}
+	paste.SortRouteKeys(sorted)
+	ordered := make([]entry, len(entries))
+	for i, k := range sorted {
+		ordered[i] = entries[byKey[k]]
+	}
+	entries = ordered
 	for _, e := range entries {
 		m.routes = append(m.routes, mapRoute{domain: e.key.Domain, path: e.key.Path, h: e.h})
 	}

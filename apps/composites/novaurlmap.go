@@ -138,7 +138,7 @@ func parseNovaKey(k string) (novaRoute, error) {
 		wild = true
 		fields[n-1] = strings.TrimSuffix(fields[n-1], "+")
 	}
-	key, err := pipeline.ParseURLMapKey(strings.Join(fields, " "))
+	key, err := paste.ParseRouteKey(strings.Join(fields, " "))
 	if err != nil {
 		return novaRoute{}, err
 	}

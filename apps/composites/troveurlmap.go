@@ -3,6 +3,7 @@ package composites
 import (
 	"context"
 	"errors"
+	"github.com/vietstack/vietstack-api/pipeline/paste"
 	"net/http"
 	"regexp"
 	"sort"
@@ -59,14 +60,14 @@ func TroveURLMapFactory(ctx context.Context, c *pipeline.Config) (http.Handler, 
 		li, lj := keyLine(c, keys[i]), keyLine(c, keys[j])
 		return li < lj || li == lj && keys[i] < keys[j]
 	})
-	byKey := map[pipeline.URLMapKey]int{}
+	byKey := map[paste.RouteKey]int{}
 	for _, k := range keys {
 		h, err := c.LoadApp(ctx, c.Local[k])
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		key, err := pipeline.ParseURLMapKey(k)
+		key, err := paste.ParseRouteKey(k)
 		if err != nil {
 			errs = append(errs, c.Errorf(k, "bad urlmap route: %v", err))
 			continue

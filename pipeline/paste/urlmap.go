@@ -132,6 +132,43 @@ func sortRoutes(keys []urlmapKey) {
 	})
 }
 
+// RouteKey is a parsed urlmap route key: Domain as written (case kept,
+// with ":port" when given; "" for none) and Path normalised ("" for the
+// root, "/a/b" without a trailing slash).
+type RouteKey struct {
+	Domain string
+	Path   string
+}
+
+// ParseRouteKey parses a urlmap route key with Paste's grammar
+// ("[domain HOST] [port N] [/path]") and normalisation. Composites that
+// build a urlmap at build time (project urlmap wrappers, nova's urlmap)
+// use it so that they read keys exactly as the loader does.
+func ParseRouteKey(key string) (RouteKey, error) {
+	u, err := parsePathExpression(key)
+	if err != nil {
+		return RouteKey{}, err
+	}
+	k, err := normalizeURL(u)
+	if err != nil {
+		return RouteKey{}, err
+	}
+	return RouteKey{Domain: k.domain, Path: k.path}, nil
+}
+
+// SortRouteKeys orders keys as Paste's urlmap tries them: domain entries
+// first by domain, then longer paths first, then by path.
+func SortRouteKeys(keys []RouteKey) {
+	ks := make([]urlmapKey, len(keys))
+	for i, k := range keys {
+		ks[i] = urlmapKey{domain: k.Domain, hasDomain: k.Domain != "", path: k.Path}
+	}
+	sortRoutes(ks)
+	for i, k := range ks {
+		keys[i] = RouteKey{Domain: k.domain, Path: k.path}
+	}
+}
+
 // urlmapHint explains keys Paste's urlmap cannot use.
 func urlmapHint(key, value string) string {
 	if (key == "http" || key == "https") && strings.HasPrefix(value, "//") {
