@@ -277,3 +277,35 @@ type Identity struct {
 	// AuthToken is the validated token; it must never be logged.
 	AuthToken string
 }
+
+// StatusRecorder records the status and body size of a response as it
+// passes, without holding anything back. Filters that read the status
+// from the Request state use it only when they run without a generation
+// root in front (a handler composed by hand, in a test or another
+// program), where there is no state to read.
+type StatusRecorder struct {
+	http.ResponseWriter
+	Status int   // the first final status written, 0 before
+	Bytes  int64 // body bytes written
+}
+
+// WriteHeader records a final status and forwards it.
+func (t *StatusRecorder) WriteHeader(code int) {
+	if t.Status == 0 && code >= 200 {
+		t.Status = code
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the size (and an implicit 200) and forwards the bytes.
+func (t *StatusRecorder) Write(p []byte) (int, error) {
+	if t.Status == 0 {
+		t.Status = http.StatusOK
+	}
+	n, err := t.ResponseWriter.Write(p)
+	t.Bytes += int64(n)
+	return n, err
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (t *StatusRecorder) Unwrap() http.ResponseWriter { return t.ResponseWriter }

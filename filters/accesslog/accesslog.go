@@ -118,11 +118,11 @@ func New(s *Sink, text bool) pipeline.Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st := pipeline.RequestFrom(r)
-			var tw *trackingWriter
+			var tw *pipeline.StatusRecorder
 			start := time.Time{}
 			if st == nil {
 				// Not behind a generation root: measure here.
-				tw = &trackingWriter{ResponseWriter: w}
+				tw = &pipeline.StatusRecorder{ResponseWriter: w}
 				w = tw
 				start = time.Now()
 			}
@@ -144,7 +144,7 @@ type logger struct {
 	text bool
 }
 
-func (l *logger) log(r *http.Request, st *pipeline.Request, tw *trackingWriter, start time.Time, panicking bool) {
+func (l *logger) log(r *http.Request, st *pipeline.Request, tw *pipeline.StatusRecorder, start time.Time, panicking bool) {
 	now := time.Now()
 	var (
 		status         int
@@ -156,7 +156,7 @@ func (l *logger) log(r *http.Request, st *pipeline.Request, tw *trackingWriter, 
 		status, bytes, start = st.Status(), st.BytesWritten(), st.Start
 		script, remote, requestID = st.ScriptName, st.RemoteAddr, st.RequestID
 	} else {
-		status, bytes, remote = tw.status, tw.bytes, r.RemoteAddr
+		status, bytes, remote = tw.Status, tw.Bytes, r.RemoteAddr
 	}
 	if status == 0 {
 		status = http.StatusOK // what net/http sends for an empty answer
@@ -348,30 +348,3 @@ func bare(s string, max int) bool {
 	}
 	return true
 }
-
-// trackingWriter records status and size for a filter used without a
-// generation root.
-type trackingWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	if t.status == 0 && code >= 200 {
-		t.status = code
-	}
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(p []byte) (int, error) {
-	if t.status == 0 {
-		t.status = http.StatusOK
-	}
-	n, err := t.ResponseWriter.Write(p)
-	t.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap gives http.ResponseController the underlying writer.
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

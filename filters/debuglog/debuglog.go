@@ -108,9 +108,9 @@ func New(logger *slog.Logger, level slog.Level) pipeline.Middleware {
 				slog.Int64("content_length", r.ContentLength),
 				slog.Attr{Key: "headers", Value: slog.GroupValue(redact.HeaderAttrs(r.Header)...)},
 			)
-			var tw *trackingWriter
+			var tw *pipeline.StatusRecorder
 			if st == nil {
-				tw = &trackingWriter{ResponseWriter: w}
+				tw = &pipeline.StatusRecorder{ResponseWriter: w}
 				w = tw
 			}
 			next.ServeHTTP(w, r)
@@ -119,7 +119,7 @@ func New(logger *slog.Logger, level slog.Level) pipeline.Middleware {
 				status, n = st.Status(), st.BytesWritten()
 				id = st.RequestID
 			} else {
-				status, n = tw.status, tw.bytes
+				status, n = tw.Status, tw.Bytes
 			}
 			if status == 0 {
 				status = http.StatusOK
@@ -170,30 +170,3 @@ func maskQuery(raw string) string {
 func isSecretParam(name string) bool {
 	return redact.IsSecret(name) || strings.Contains(strings.ToLower(name), "sig")
 }
-
-// trackingWriter records status and size for a filter used without a
-// generation root.
-type trackingWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	if t.status == 0 && code >= 200 {
-		t.status = code
-	}
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(p []byte) (int, error) {
-	if t.status == 0 {
-		t.status = http.StatusOK
-	}
-	n, err := t.ResponseWriter.Write(p)
-	t.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap gives http.ResponseController the underlying writer.
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

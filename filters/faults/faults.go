@@ -132,11 +132,11 @@ type catcher struct {
 func (c *catcher) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := pipeline.RequestFrom(r)
-		var tw *trackingWriter
+		var tw *pipeline.StatusRecorder
 		if st == nil {
 			// Not behind a generation root (a handler used on its own):
 			// track the status here, since nothing else does.
-			tw = &trackingWriter{ResponseWriter: w}
+			tw = &pipeline.StatusRecorder{ResponseWriter: w}
 			w = tw
 		}
 		// Remember which response headers the filters further out set,
@@ -148,7 +148,7 @@ func (c *catcher) wrap(next http.Handler) http.Handler {
 				// Behind a root the status is held back until the body
 				// starts, so a panic after WriteHeader but before the first
 				// byte can still become a 500.
-				started := tw != nil && tw.status != 0 || st != nil && !st.ResetResponse()
+				started := tw != nil && tw.Status != 0 || st != nil && !st.ResetResponse()
 				c.recovered(w, r, st, v, started, &before)
 			}
 		}()
@@ -300,27 +300,3 @@ func writeFault(w http.ResponseWriter, r *http.Request, key []byte, requestID st
 		w.Write(body)
 	}
 }
-
-// trackingWriter records whether the status was written, for a catcher
-// used without a generation root.
-type trackingWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	if t.status == 0 && code >= 200 {
-		t.status = code
-	}
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(p []byte) (int, error) {
-	if t.status == 0 {
-		t.status = http.StatusOK
-	}
-	return t.ResponseWriter.Write(p)
-}
-
-// Unwrap gives http.ResponseController the underlying writer.
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
