@@ -57,6 +57,18 @@ func NovaURLMapFactory(ctx context.Context, c *pipeline.Config) (http.Handler, e
 	if strings.Contains(c.Factory, "masakari") {
 		m.supported = []string{"application/json", "application/vnd.openstack.masakari+json"}
 	}
+	if err := m.load(ctx, c, parseNovaKey); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// load resolves the not_found_app and every route of c (in file order,
+// the later duplicate of a key winning, as in Paste), reading keys with
+// parse, and sorts the routes in Paste's order: domain routes first (by
+// domain), then by the length of the path as written, longest first; ties
+// keep file order.
+func (m *novaMap) load(ctx context.Context, c *pipeline.Config, parse func(string) (novaRoute, error)) error {
 	var errs []error
 	nf, ok := c.Local["not_found_app"]
 	if !ok {
@@ -86,7 +98,7 @@ func NovaURLMapFactory(ctx context.Context, c *pipeline.Config) (http.Handler, e
 			errs = append(errs, err)
 			continue
 		}
-		rt, err := parseNovaKey(k)
+		rt, err := parse(k)
 		if err != nil {
 			errs = append(errs, c.Errorf(k, "bad urlmap route: %v", err))
 			continue
@@ -101,10 +113,8 @@ func NovaURLMapFactory(ctx context.Context, c *pipeline.Config) (http.Handler, e
 		m.routes = append(m.routes, rt)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
-	// Paste's order: domain routes first (by domain), then by the length of
-	// the path as written, longest first; ties keep file order.
 	sort.SliceStable(m.routes, func(i, j int) bool {
 		a, b := m.routes[i], m.routes[j]
 		if (a.domain == "") != (b.domain == "") {
@@ -118,7 +128,7 @@ func NovaURLMapFactory(ctx context.Context, c *pipeline.Config) (http.Handler, e
 	if m.notFound == nil {
 		m.notFound = http.HandlerFunc(notFound)
 	}
-	return m, nil
+	return nil
 }
 
 // keyLine is the line where key was written in c's section (0 if unknown).

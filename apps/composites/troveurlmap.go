@@ -2,11 +2,9 @@ package composites
 
 import (
 	"context"
-	"errors"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/vietstack/vietstack-api/pipeline"
@@ -35,66 +33,21 @@ type troveMap struct {
 	m *novaMap // Paste matching: no route is a wildcard
 }
 
+// parseTroveKey reads a route key with Paste's grammar: trove has no
+// wildcard routes.
+func parseTroveKey(k string) (novaRoute, error) {
+	key, err := paste.ParseRouteKey(k)
+	if err != nil {
+		return novaRoute{}, err
+	}
+	return novaRoute{domain: strings.ToLower(key.Domain), path: key.Path, sortLen: len(key.Path)}, nil
+}
+
 // TroveURLMapFactory is the "trove_urlmap" CompositeFactory.
 func TroveURLMapFactory(ctx context.Context, c *pipeline.Config) (http.Handler, error) {
 	m := &novaMap{}
-	var errs []error
-	nf, ok := c.Local["not_found_app"]
-	if !ok {
-		nf = c.Global["not_found_app"]
-	}
-	if nf = strings.TrimSpace(nf); nf != "" {
-		h, err := c.LoadApp(ctx, nf)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		m.notFound = h
-	}
-	keys := make([]string, 0, len(c.Local))
-	for k := range c.Local {
-		if k != "not_found_app" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		li, lj := keyLine(c, keys[i]), keyLine(c, keys[j])
-		return li < lj || li == lj && keys[i] < keys[j]
-	})
-	byKey := map[paste.RouteKey]int{}
-	for _, k := range keys {
-		h, err := c.LoadApp(ctx, c.Local[k])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		key, err := paste.ParseRouteKey(k)
-		if err != nil {
-			errs = append(errs, c.Errorf(k, "bad urlmap route: %v", err))
-			continue
-		}
-		key.Domain = strings.ToLower(key.Domain)
-		if i, dup := byKey[key]; dup {
-			m.routes[i].h = h
-			continue
-		}
-		byKey[key] = len(m.routes)
-		m.routes = append(m.routes, novaRoute{domain: key.Domain, path: key.Path, sortLen: len(key.Path), h: h})
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	sort.SliceStable(m.routes, func(i, j int) bool {
-		a, b := m.routes[i], m.routes[j]
-		if (a.domain == "") != (b.domain == "") {
-			return a.domain != ""
-		}
-		if a.domain != b.domain {
-			return a.domain < b.domain
-		}
-		return a.sortLen > b.sortLen
-	})
-	if m.notFound == nil {
-		m.notFound = http.HandlerFunc(notFound)
+	if err := m.load(ctx, c, parseTroveKey); err != nil {
+		return nil, err
 	}
 	return &troveMap{m: m}, nil
 }
