@@ -354,7 +354,7 @@ func typeName(t reflect.Type) string {
 }
 
 // Suggest returns the candidate closest to s when it is close enough to be
-// a likely typo (optimal string alignment distance at most 2, or a quarter
+// a likely typo (edit distance at most 2, or a quarter
 // of the length for long names, or a prefix/containment match), else "".
 func Suggest(s string, candidates []string) string {
 	best, bestD := "", math.MaxInt
@@ -362,7 +362,7 @@ func Suggest(s string, candidates []string) string {
 		if c == s {
 			continue
 		}
-		d := osaDistance(strings.ToLower(s), strings.ToLower(c))
+		d := paste.EditDistance(strings.ToLower(s), strings.ToLower(c))
 		if d < bestD || d == bestD && c < best {
 			best, bestD = c, d
 		}
@@ -402,31 +402,4 @@ func Suggest(s string, candidates []string) string {
 
 func splitWords(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' })
-}
-
-// osaDistance is the optimal string alignment distance (Levenshtein plus
-// adjacent transpositions).
-func osaDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }

@@ -57,8 +57,10 @@ func pyReprList(names []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// editDistance is the Levenshtein distance between a and b, in runes.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in runes
+// (bounded: strings over 64 runes only compare equal or not). It is the
+// one distance behind every "did you mean" of the loader and the builder.
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	if len(ra) > 64 || len(rb) > 64 {
 		if a == b {
@@ -100,7 +102,7 @@ func suggest(name string, cands []string) []string {
 			continue
 		}
 		seen[c] = true
-		d := editDistance(name, c)
+		d := EditDistance(name, c)
 		if strings.EqualFold(c, name) {
 			d = 0
 		}
