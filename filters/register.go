@@ -28,7 +28,13 @@ import (
 
 // Register registers every filter factory, with its aliases, in reg. The
 // daemon calls it once at start-up; there are no init() side effects.
-func Register(reg *pipeline.Registry) {
+// The metrics filter and app get a new metrics.Registry of their own.
+func Register(reg *pipeline.Registry) { RegisterWith(reg, metrics.NewRegistry()) }
+
+// RegisterWith is Register with the metrics.Registry the metrics filter
+// feeds and metrics_app serves, so that the caller can add its own
+// collectors to the same exposition.
+func RegisterWith(reg *pipeline.Registry, m *metrics.Registry) {
 	accesslog.Register(reg)
 	authtoken.Register(reg)
 	basicauth.Register(reg)
@@ -40,7 +46,7 @@ func Register(reg *pipeline.Registry) {
 	ipfilter.Register(reg)
 	keystonecontext.Register(reg)
 	maintenance.Register(reg)
-	metrics.Register(reg)
+	metrics.RegisterWith(reg, m)
 	noauth.Register(reg)
 	osprofiler.Register(reg)
 	passthrough.Register(reg)

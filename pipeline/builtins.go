@@ -2,8 +2,32 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 )
+
+// MaxWorkers is the largest number of worker processes a server section
+// or --workers may ask for.
+const MaxWorkers = 256
+
+// ParseLogLevel parses a log level as the log_level option and the
+// daemon's --log-level spell it: debug, info, warn (or warning) or error,
+// in any case.
+func ParseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q: want debug, info, warn or error", s)
+}
 
 // httpServerOptions are the options of the "http" server factory
 // (egg:Paste#http): where to listen and the server's protective limits.
@@ -16,6 +40,10 @@ type httpServerOptions struct {
 	IdleTimeout       time.Duration `ini:"idle_timeout" default:"120s" doc:"how long an idle keep-alive connection stays open"`
 	MaxHeaderBytes    ByteSize      `ini:"max_header_bytes" default:"64KiB" doc:"largest request header block accepted"`
 	ShutdownTimeout   time.Duration `ini:"graceful_shutdown_timeout" default:"60s" doc:"how long in-flight requests may finish after a stop signal"`
+	ShutdownDelay     time.Duration `ini:"shutdown_delay" default:"0s" doc:"on a stop signal, keep serving this long first while healthchecks answer 503, so load balancers stop sending (--shutdown-delay overrides)"`
+	MaxConnections    int           `ini:"max_connections" default:"0" doc:"open connections served at once per process; past it a new connection gets a fast 503 and is closed (0: 90% of the open-file limit, less 32)"`
+	Workers           int           `ini:"workers" default:"1" doc:"processes serving the one listening socket; each loads the pipeline, a crashed one is restarted (--workers overrides)"`
+	LogLevel          string        `ini:"log_level" doc:"log level debug, info, warn or error; applied again on every reload (default: --log-level)"`
 
 	// Paste's threaded-server knobs have no meaning for Go's server.
 	_ struct{} `ini:"use_threadpool,ignore" doc:"Paste thread-pool setting; Go serves each connection on its own goroutine"`
@@ -31,6 +59,20 @@ func (o *httpServerOptions) Validate() error {
 	}
 	if o.MaxHeaderBytes <= 0 {
 		return errors.New("max_header_bytes: must be positive")
+	}
+	if o.ShutdownDelay < 0 {
+		return errors.New("shutdown_delay: must not be negative")
+	}
+	if o.MaxConnections < 0 {
+		return errors.New("max_connections: must not be negative")
+	}
+	if o.Workers < 1 || o.Workers > MaxWorkers {
+		return fmt.Errorf("workers: must be between 1 and %d", MaxWorkers)
+	}
+	if o.LogLevel != "" {
+		if _, err := ParseLogLevel(o.LogLevel); err != nil {
+			return fmt.Errorf("log_level: %w", err)
+		}
 	}
 	return nil
 }
@@ -49,6 +91,10 @@ func newHTTPServer(c *Config) (*ServerSettings, error) {
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    int(o.MaxHeaderBytes),
 		ShutdownTimeout:   o.ShutdownTimeout,
+		ShutdownDelay:     o.ShutdownDelay,
+		MaxConnections:    o.MaxConnections,
+		Workers:           o.Workers,
+		LogLevel:          o.LogLevel,
 	}, nil
 }
 

@@ -102,4 +102,16 @@ type ServerSettings struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after a
 	// stop signal (graceful_shutdown_timeout).
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long a stopping daemon keeps serving, its
+	// healthchecks answering 503, before it closes the listener.
+	ShutdownDelay time.Duration
+	// MaxConnections caps the connections one process serves at once;
+	// 0 lets the daemon derive the cap from its open-file limit.
+	MaxConnections int
+	// Workers is the number of processes sharing the listening socket
+	// (1: the daemon serves by itself).
+	Workers int
+	// LogLevel is the log level the section sets ("" when it sets none);
+	// unlike the other settings it is applied on every reload.
+	LogLevel string
 }

@@ -172,6 +172,15 @@ func (s *source) serverSettings() (*pipeline.ServerSettings, []*paste.Warning, [
 	if s.opts.portSet {
 		st.Port = s.opts.bindPort
 	}
+	if s.opts.shutdownDelaySet {
+		st.ShutdownDelay = s.opts.shutdownDelay
+	}
+	if s.opts.workers > 0 {
+		st.Workers = s.opts.workers
+	}
+	if s.opts.logLevelSet || st.LogLevel == "" {
+		st.LogLevel = s.opts.logLevel.String()
+	}
 	fillServerDefaults(st)
 	return st, warnings, nil
 }
@@ -193,9 +202,21 @@ func fillServerDefaults(st *pipeline.ServerSettings) {
 	if st.MaxHeaderBytes <= 0 {
 		st.MaxHeaderBytes = def.MaxHeaderBytes
 	}
+	if st.Workers <= 0 {
+		st.Workers = 1
+	}
 }
 
-func sameSettings(a, b *pipeline.ServerSettings) bool { return reflect.DeepEqual(a, b) }
+// sameSettings reports whether a and b agree on every setting that needs
+// a restart to change: all but the ones a reload applies (log_level,
+// shutdown_delay, graceful_shutdown_timeout).
+func sameSettings(a, b *pipeline.ServerSettings) bool {
+	x, y := *a, *b
+	x.LogLevel, y.LogLevel = "", ""
+	x.ShutdownDelay, y.ShutdownDelay = 0, 0
+	x.ShutdownTimeout, y.ShutdownTimeout = 0, 0
+	return reflect.DeepEqual(x, y)
+}
 
 // hasSection reports whether the ini text has a section header PREFIX:NAME,
 // with Paste's matching: the header is what lies between the first "[" and

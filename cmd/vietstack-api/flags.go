@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/vietstack/vietstack-api/pipeline"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
 )
 
@@ -34,10 +35,14 @@ type options struct {
 	version       bool
 	help          bool
 
-	shutdownDelay time.Duration
+	shutdownDelay    time.Duration
+	shutdownDelaySet bool
+	workers          int  // --workers, 0 when not given
+	worker           bool // this process is a worker started by a supervisor
 
-	logLevel  slog.Level
-	logFormat string
+	logLevel    slog.Level
+	logLevelSet bool // --log-level given: it wins over log_level
+	logFormat   string
 }
 
 // usageError is a bad command line: exit status 2.
@@ -77,6 +82,7 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	fs.StringVar(&o.bindHost, "bind-host", "", "listen on `HOST` instead of the host of [server:main] (127.0.0.1 when the file has no [server:main])")
 	fs.IntVar(&o.bindPort, "bind-port", 0, "listen on `PORT` instead of the port of [server:main] (8080 when the file has none; 0 picks a free port)")
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM or SIGINT, first keep serving for `DURATION` while every healthcheck answers 503, so load balancers stop sending traffic (0: stop at once)")
+	fs.IntVar(&o.workers, "workers", 0, "serve with `N` worker processes sharing the listening socket, each with its own pipeline; a crashed worker is restarted (default: workers of [server:main], else 1)")
 	fs.StringArrayVar(&v.globals, "global", nil, "add `KEY=VALUE` to the global conf every section sees, as Paste's global_conf (repeatable)")
 	switchVar(fs, &o.check, "check", "", "load and build the application and [server:main], print every problem, exit 0 (none) or 1; serves nothing")
 	switchVar(fs, &o.dumpGraph, "dump-graph", "", "print the composed graph as JSON without building any factory, then exit (1 on a load error)")
@@ -84,7 +90,7 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	fs.StringVar(&o.graph, "graph", "", "print the composed --name application as a picture in `FORMAT` dot (Graphviz) without building any factory, then exit")
 	switchVar(fs, &o.listFactories, "list-factories", "", "list every factory with its kind, aliases, description and options, then exit")
 	switchVar(fs, &o.watch, "watch", "", "reload, as on SIGHUP, when a loaded file changes or a --config-dir gains or loses an .ini file")
-	fs.StringVar(&v.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.StringVar(&v.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error (default: log_level of [server:main], else info; the file's is applied again on reload)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json (log lines go to standard error)")
 	switchVar(fs, &o.version, "version", "", "print the version and exit")
 	switchVar(fs, &o.help, "help", "h", "print this help and exit")
@@ -138,7 +144,8 @@ func usage() string {
 func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	fs, v := newFlagSet(o)
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return nil, &usageError{msg: err.Error()}
 	}
 	if o.help {
@@ -152,8 +159,12 @@ func parseArgs(args []string) (*options, error) {
 	if o.portSet && (o.bindPort < 0 || o.bindPort > 65535) {
 		return nil, usagef("--bind-port %d: must be between 0 and 65535", o.bindPort)
 	}
+	o.shutdownDelaySet = fs.Changed("shutdown-delay")
 	if o.shutdownDelay < 0 {
 		return nil, usagef("--shutdown-delay %v: must not be negative", o.shutdownDelay)
+	}
+	if fs.Changed("workers") && (o.workers < 1 || o.workers > pipeline.MaxWorkers) {
+		return nil, usagef("--workers %d: must be between 1 and %d", o.workers, pipeline.MaxWorkers)
 	}
 	for i, f := range v.configFiles {
 		if f == "" {
@@ -194,17 +205,9 @@ func parseArgs(args []string) (*options, error) {
 	if fs.Changed("dump-kind") && !o.dumpGraph {
 		return nil, usagef("--dump-kind only applies to --dump-graph")
 	}
-	switch strings.ToLower(v.logLevel) {
-	case "debug":
-		o.logLevel = slog.LevelDebug
-	case "info":
-		o.logLevel = slog.LevelInfo
-	case "warn", "warning":
-		o.logLevel = slog.LevelWarn
-	case "error":
-		o.logLevel = slog.LevelError
-	default:
-		return nil, usagef("--log-level %q: want debug, info, warn or error", v.logLevel)
+	o.logLevelSet = fs.Changed("log-level")
+	if o.logLevel, err = pipeline.ParseLogLevel(v.logLevel); err != nil {
+		return nil, usagef("--log-level %v", err)
 	}
 	switch o.logFormat {
 	case "text", "json":

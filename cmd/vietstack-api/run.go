@@ -12,6 +12,7 @@ import (
 	"github.com/vietstack/vietstack-api/apps"
 	"github.com/vietstack/vietstack-api/apps/healthcheck"
 	"github.com/vietstack/vietstack-api/filters"
+	"github.com/vietstack/vietstack-api/filters/metrics"
 	"github.com/vietstack/vietstack-api/pipeline"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
 )
@@ -41,8 +42,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "vietstack-api %s\n", versionString())
 		return exitOK
 	}
-	drain := &healthcheck.Drain{}
-	reg := newRegistry(apps.WithDrain(drain))
+	proc := &process{drain: &healthcheck.Drain{}, metrics: metrics.NewRegistry(), level: new(slog.LevelVar)}
+	proc.level.Set(o.logLevel)
+	reg := newRegistryWith(proc.metrics, apps.WithDrain(proc.drain))
 	if o.listFactories {
 		if err := listFactories(stdout, reg); err != nil {
 			fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	logger := newLogger(stderr, o)
+	logger := newLogger(stderr, o, proc.level)
 	src := newSource(o, reg, logger)
 	if _, err := src.read(); err != nil {
 		fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
@@ -64,19 +66,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.check:
 		return check(ctx, src, stdout, stderr)
 	}
-	return serve(ctx, src, drain, stderr)
+	return serve(ctx, src, proc, stderr)
+}
+
+// process is what the serving daemon shares with the factories it builds
+// and keeps across reloads.
+type process struct {
+	drain   *healthcheck.Drain // set when the daemon starts to stop
+	metrics *metrics.Registry  // served by every metrics_app
+	level   *slog.LevelVar     // the log level, reloadable
 }
 
 // newRegistry returns the registry of every factory vietstack-api has.
 func newRegistry(opts ...apps.Option) *pipeline.Registry {
+	return newRegistryWith(metrics.NewRegistry(), opts...)
+}
+
+// newRegistryWith is newRegistry with the metrics registry the metrics
+// filter and app use.
+func newRegistryWith(m *metrics.Registry, opts ...apps.Option) *pipeline.Registry {
 	reg := pipeline.NewRegistry()
 	apps.Register(reg, opts...)
-	filters.Register(reg)
+	filters.RegisterWith(reg, m)
 	return reg
 }
 
-func newLogger(w io.Writer, o *options) *slog.Logger {
-	ho := &slog.HandlerOptions{Level: o.logLevel}
+// newLogger returns the logger writing to w in --log-format at level.
+func newLogger(w io.Writer, o *options, level slog.Leveler) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: level}
 	if o.logFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, ho))
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	vietstack "github.com/vietstack/vietstack-api"
 	"github.com/vietstack/vietstack-api/apps/hello"
+	"github.com/vietstack/vietstack-api/filters/metrics"
 	"github.com/vietstack/vietstack-api/pipeline"
 )
 
@@ -463,6 +464,7 @@ func TestServerSettings(t *testing.T) {
 				t.Fatal(errs)
 			}
 			want := *def
+			want.LogLevel = "INFO" // --log-level's default, as the file sets none
 			tt.want(&want)
 			if !reflect.DeepEqual(*st, want) {
 				t.Errorf("settings = %+v\nwant       %+v", *st, want)
@@ -473,7 +475,7 @@ func TestServerSettings(t *testing.T) {
 			}
 		})
 	}
-	srv := newHTTPServer(http.NotFoundHandler(), def, logger)
+	srv := newHTTPServer(http.NotFoundHandler(), def, logger, nil)
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
 		t.Errorf("http.Server without limits: %+v", srv)
 	}
@@ -627,7 +629,32 @@ func TestReload(t *testing.T) {
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	d := &daemon{src: src, log: logger, sw: pipeline.NewSwitch(gen), settings: st}
+	proc := &process{metrics: metrics.NewRegistry(), level: new(slog.LevelVar)}
+	port := st.Port
+	d := newDaemon(src, gen, st, proc, nil)
+	reloads := func() string {
+		mfs, err := proc.metrics.Prometheus().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "vietstack_config_") {
+				for _, m := range mf.GetMetric() {
+					v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+					if mf.GetName() == "vietstack_config_last_reload_success_timestamp_seconds" {
+						v = min(v, 1) // set, not its value
+					}
+					labels := ""
+					for _, l := range m.GetLabel() {
+						labels += "{" + l.GetValue() + "}"
+					}
+					out = append(out, fmt.Sprintf("%s%s=%g", strings.TrimPrefix(mf.GetName(), "vietstack_config_"), labels, v))
+				}
+			}
+		}
+		return strings.Join(out, " ")
+	}
 	body := func() string {
 		rec := &bodyRecorder{h: http.Header{}}
 		req, _ := http.NewRequest("GET", "http://x/", nil)
@@ -645,20 +672,34 @@ func TestReload(t *testing.T) {
 	if got := body(); got != hello.DefaultMessage {
 		t.Errorf("after failed reload: %q", got)
 	}
+	if got, want := reloads(), "last_reload_success_timestamp_seconds=1 last_reload_successful=0 reloads_total{failure}=1 reloads_total{success}=0"; got != want {
+		t.Errorf("metrics after a failed reload:\n got %s\nwant %s", got, want)
+	}
 	if !strings.Contains(logs.String(), "api-paste.ini:6: [filter:passthrough] loud") ||
 		!strings.Contains(logs.String(), "reload failed; still serving the previous configuration") {
 		t.Errorf("failed reload not logged with its position:\n%s", logs.String())
 	}
 
-	write("[app:main]\nuse = egg:vietstack#hello\nmessage = reloaded\n\n[server:main]\nuse = egg:Paste#http\nhost = localhost\nport = 9\n")
+	write("[app:main]\nuse = egg:vietstack#hello\nmessage = reloaded\n\n[server:main]\nuse = egg:Paste#http\nhost = localhost\nport = 9\n" +
+		"log_level = debug\nshutdown_delay = 3s\n")
 	if !d.reload(context.Background()) {
 		t.Fatalf("reload failed:\n%s", logs.String())
 	}
 	if got := body(); got != "reloaded" {
 		t.Errorf("after reload: %q", got)
 	}
-	if !strings.Contains(logs.String(), "restart vietstack-api to apply them") {
+	if !strings.Contains(logs.String(), "need a restart of vietstack-api to apply") {
 		t.Errorf("changed server settings not reported:\n%s", logs.String())
+	}
+	if got, want := reloads(), "last_reload_success_timestamp_seconds=1 last_reload_successful=1 reloads_total{failure}=1 reloads_total{success}=1"; got != want {
+		t.Errorf("metrics after a reload:\n got %s\nwant %s", got, want)
+	}
+	// The live settings are applied; the address stays until a restart.
+	if proc.level.Level() != slog.LevelDebug || !strings.Contains(logs.String(), "log level changed") {
+		t.Errorf("log level after a reload setting log_level = debug: %v", proc.level.Level())
+	}
+	if d.settings.ShutdownDelay != 3*time.Second || d.settings.Port != port {
+		t.Errorf("settings after reload: %+v", *d.settings)
 	}
 
 	if err := os.Remove(path); err != nil {

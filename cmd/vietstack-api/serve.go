@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,12 +37,25 @@ type daemon struct {
 	src      *source
 	log      *slog.Logger
 	sw       *pipeline.Switch
-	settings *pipeline.ServerSettings
-	drain    *healthcheck.Drain // set when the daemon starts to stop
-	notify   *notifier          // systemd's NOTIFY_SOCKET (no-op without)
-	watch    *watcher           // --watch, or nil
-	addr     string             // the address served, for status lines
-	mu       sync.Mutex         // serialises reloads
+	settings *pipeline.ServerSettings // guarded by mu
+	drain    *healthcheck.Drain       // set when the daemon starts to stop
+	level    *slog.LevelVar           // the log level, set from settings
+	metrics  *daemonMetrics
+	notify   *notifier    // systemd's NOTIFY_SOCKET (no-op without)
+	watch    *watcher     // --watch, or nil
+	addr     string       // the address served, for status lines
+	active   atomic.Int64 // connections with a request in progress
+	mu       sync.Mutex   // serialises reloads; guards settings
+}
+
+// newDaemon returns the daemon serving gen with the settings st, its
+// metrics registered in proc's registry (counting ln's connections when ln
+// is not nil), its log level set from st. It does not listen.
+func newDaemon(src *source, gen *pipeline.Generation, st *pipeline.ServerSettings, proc *process, ln *limitListener) *daemon {
+	d := &daemon{src: src, log: src.logger, sw: pipeline.NewSwitch(gen), settings: st, drain: proc.drain,
+		level: proc.level, metrics: newDaemonMetrics(proc.metrics, ln)}
+	d.applyLogLevel(st)
+	return d
 }
 
 // listenAddr is host:port of st.
@@ -49,9 +63,10 @@ func listenAddr(st *pipeline.ServerSettings) string {
 	return net.JoinHostPort(st.Host, strconv.Itoa(st.Port))
 }
 
-// newHTTPServer returns the server for h with the limits of st.
-func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger) *http.Server {
-	return &http.Server{
+// newHTTPServer returns the server for h with the limits of st. When
+// active is not nil it counts the connections with a request in progress.
+func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger, active *atomic.Int64) *http.Server {
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: st.ReadHeaderTimeout,
 		ReadTimeout:       st.ReadTimeout,
@@ -63,11 +78,32 @@ func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger
 		// Paste's does) instead of net/http's built-in 200.
 		DisableGeneralOptionsHandler: true,
 	}
+	if active != nil {
+		// The connections come from a limitListener, whose wrappers
+		// carry the flag that makes the count exact.
+		srv.ConnState = func(c net.Conn, s http.ConnState) {
+			f, ok := c.(interface{ activeFlag() *atomic.Bool })
+			if !ok {
+				return
+			}
+			switch s {
+			case http.StateActive:
+				if !f.activeFlag().Swap(true) {
+					active.Add(1)
+				}
+			case http.StateIdle, http.StateHijacked, http.StateClosed:
+				if f.activeFlag().Swap(false) {
+					active.Add(-1)
+				}
+			}
+		}
+	}
+	return srv
 }
 
 // serve builds the pipeline, listens and serves until SIGTERM, SIGINT or
 // ctx ends; SIGHUP reloads.
-func serve(ctx context.Context, src *source, drain *healthcheck.Drain, stderr io.Writer) int {
+func serve(ctx context.Context, src *source, proc *process, stderr io.Writer) int {
 	log := src.logger
 	// Signals are subscribed first, so that none sent while the pipeline
 	// builds is lost or, for SIGHUP, kills the process: they are acted on
@@ -89,28 +125,36 @@ func serve(ctx context.Context, src *source, drain *healthcheck.Drain, stderr io
 		fmt.Fprintf(stderr, "vietstack-api: not serving: %s in %s\n", plural(len(problems), "problem"), src.display())
 		return exitError
 	}
-	d := &daemon{src: src, log: log, sw: pipeline.NewSwitch(gen), settings: st, drain: drain, notify: newNotifier(log)}
-	defer func() { d.sw.Current().Close() }()
 
 	// Under systemd's vietstack-api.socket the listening socket is
 	// inherited (LISTEN_FDS) and [server:main]'s address is not bound.
 	ln, err := activatedListener()
 	if err != nil {
+		gen.Close()
 		fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
 		return exitError
 	}
 	if ln != nil {
 		log.Info("using the socket passed by systemd", "addr", ln.Addr().String())
 	} else if ln, err = net.Listen("tcp", listenAddr(st)); err != nil {
+		gen.Close()
 		fmt.Fprintf(stderr, "vietstack-api: cannot listen on %s: %s\n", listenAddr(st), describeNetError(err))
 		return exitError
 	}
-	srv := newHTTPServer(d.sw, st, log)
+	maxConns := st.MaxConnections
+	if maxConns == 0 {
+		maxConns = defaultMaxConnections()
+	}
+	lln := newLimitListener(ln, maxConns)
+	d := newDaemon(src, gen, st, proc, lln)
+	defer func() { d.sw.Current().Close() }()
+	d.notify = newNotifier(log)
+	srv := newHTTPServer(d.sw, st, log, &d.active)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(lln) }()
 	d.addr = ln.Addr().String()
 	log.Info("serving", "app", src.opts.name, "config", src.display(), "addr", d.addr,
-		"url", "http://"+d.addr+"/")
+		"url", "http://"+d.addr+"/", "max_connections", maxConns)
 	d.notify.Ready(d.servingStatus())
 
 	// One goroutine runs reloads, one at a time, each after the burst of
@@ -202,7 +246,10 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 	if d.drain != nil {
 		d.drain.Set()
 	}
-	if delay := d.src.opts.shutdownDelay; delay > 0 {
+	d.mu.Lock()
+	delay, grace := d.settings.ShutdownDelay, d.settings.ShutdownTimeout
+	d.mu.Unlock()
+	if delay > 0 {
 		d.log.Info("draining: healthchecks answer 503, still serving", "reason", why, "delay", delay.String())
 		t := time.NewTimer(delay)
 	wait:
@@ -219,8 +266,7 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 			}
 		}
 	}
-	grace := d.settings.ShutdownTimeout
-	d.log.Info("shutting down", "reason", why, "grace", grace.String())
+	d.log.Info("shutting down", "reason", why, "grace", grace.String(), "in_flight", d.active.Load())
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	done := make(chan error, 1)
@@ -229,7 +275,8 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 		select {
 		case err := <-done:
 			if err != nil {
-				d.log.Warn("grace period over; closing the remaining connections", "grace", grace.String())
+				d.log.Warn("grace period over; closing the remaining connections", "grace", grace.String(),
+					"requests_cut", d.active.Load())
 				srv.Close()
 			}
 			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -241,7 +288,8 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 			if s == syscall.SIGHUP {
 				continue
 			}
-			d.log.Warn("second signal; closing every connection now", "signal", s.String())
+			d.log.Warn("second signal; closing every connection now", "signal", s.String(),
+				"requests_cut", d.active.Load())
 			srv.Close()
 		}
 	}
@@ -271,12 +319,19 @@ func (d *daemon) reload(ctx context.Context) bool {
 		d.log.Error("reload failed; still serving the previous configuration",
 			"config", d.src.display(), "problems", len(problems))
 		d.notify.ReloadFailed(fmt.Sprintf("%s in %s, the first: %s", plural(len(problems), "problem"), d.src.display(), problemText(problems[0])))
+		d.metrics.reloaded(false)
 		return false
 	}
 	if !sameSettings(st, d.settings) {
-		d.log.Warn("the server settings changed; restart vietstack-api to apply them",
+		d.log.Warn("the server settings changed and need a restart of vietstack-api to apply",
 			"serving", listenAddr(d.settings), "configured", listenAddr(st))
 	}
+	d.applyLogLevel(st)
+	// What a reload can apply: the log level and the shutdown timings.
+	d.settings.LogLevel = st.LogLevel
+	d.settings.ShutdownDelay = st.ShutdownDelay
+	d.settings.ShutdownTimeout = st.ShutdownTimeout
+	d.metrics.reloaded(true)
 	d.sw.Swap(gen, reloadGrace)
 	if d.watch != nil {
 		watchLoaded(d.watch, d.log, gen.Graph.Files, d.src.opts.configDirs)
@@ -285,6 +340,18 @@ func (d *daemon) reload(ctx context.Context) bool {
 	d.log.Info("reloaded", "app", d.src.opts.name, "config", d.src.display(),
 		"duration", time.Since(start).Round(time.Microsecond).String())
 	return true
+}
+
+// applyLogLevel sets the log level to st's (which the serverSettings
+// of the source filled from log_level or --log-level).
+func (d *daemon) applyLogLevel(st *pipeline.ServerSettings) {
+	lv, err := pipeline.ParseLogLevel(st.LogLevel)
+	if err != nil || lv == d.level.Level() {
+		return
+	}
+	old := d.level.Level()
+	d.level.Set(lv)
+	d.log.Log(context.Background(), max(lv, old), "log level changed", "from", old.String(), "to", lv.String())
 }
 
 // describeNetError reduces a listen error to its cause ("address already in
