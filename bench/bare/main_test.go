@@ -4,7 +4,15 @@ import (
 	"io"
 	"net/http/httptest"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the package's tests when any goroutine started by them is
+// still running once they have all finished.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // TestBody pins the answer to the 57 bytes the nova-like pipeline serves.
 func TestBody(t *testing.T) {
