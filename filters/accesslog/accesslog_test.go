@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vietstack/vietstack-api/pipeline"
+	"github.com/vietstack/vietstack-api/pipeline/paste"
 )
 
 // lockedBuffer is a concurrency-safe writer that counts Write calls.
@@ -301,13 +302,27 @@ func TestSlowDestinationBounded(t *testing.T) {
 func TestFactory(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
-	c := &pipeline.Config{Name: "filter:request_log", Local: map[string]string{
-		"destination": path, "format": "text", "flush_interval": "0.01"}}
-	mw, err := Factory(context.Background(), c)
+	// Built as a generation, so that closing it stops the flusher and
+	// closes the file (OnClose needs a build).
+	ini := filepath.Join(dir, "api-paste.ini")
+	if err := os.WriteFile(ini, []byte("[pipeline:main]\npipeline = log app\n"+
+		"[filter:log]\nuse = egg:vietstack#request_log\ndestination = "+path+"\nformat = text\nflush_interval = 0.01\n"+
+		"[app:app]\nuse = egg:vietstack#app\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	graph, err := paste.Load(ini, paste.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pipeline.Root(mw(app)).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/logged", nil))
+	reg := pipeline.NewRegistry()
+	Register(reg)
+	reg.App("app", func(context.Context, *pipeline.Config) (http.Handler, error) { return app, nil }, pipeline.Info{})
+	gen, err := pipeline.Build(context.Background(), graph, pipeline.BuildOptions{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	gen.Handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/logged", nil))
 	deadline := time.Now().Add(5 * time.Second)
 	var data []byte
 	for time.Now().Before(deadline) {
@@ -324,7 +339,7 @@ func TestFactory(t *testing.T) {
 		t.Errorf("mode: %v %v", fi.Mode(), err)
 	}
 
-	mw, err = Factory(context.Background(), &pipeline.Config{Name: "filter:request_log", Local: map[string]string{"destination": "discard"}})
+	mw, err := Factory(context.Background(), &pipeline.Config{Name: "filter:request_log", Local: map[string]string{"destination": "discard"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,8 +361,6 @@ func TestFactory(t *testing.T) {
 		}
 	}
 
-	reg := pipeline.NewRegistry()
-	Register(reg)
 	if f, ok := reg.Lookup("egg:vietstack#request_log", pipeline.KindFilter); !ok || f.Kind != pipeline.KindFilter {
 		t.Errorf("lookup: %v %v", f, ok)
 	}
