@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Limits that keep a load bounded whatever the input.
@@ -325,8 +326,15 @@ func (l *cfgLoader) section(name string) *srcSection {
 	return nil
 }
 
-// absoluteRe is Paste's test for a URI: letters followed by ':'.
-var absoluteRe = regexp.MustCompile(`^[a-zA-Z]+:`)
+// isAbsoluteURI is Paste's test for a URI (the regexp ^[a-zA-Z]+:): one or
+// more ASCII letters followed by ':'.
+func isAbsoluteURI(s string) bool {
+	i := 0
+	for i < len(s) && ('a' <= s[i] && s[i] <= 'z' || 'A' <= s[i] && s[i] <= 'Z') {
+		i++
+	}
+	return i > 0 && i < len(s) && s[i] == ':'
+}
 
 // findSection is find_config_section (§4): the one section of a prefix
 // group of t whose name (stripped) is name.
@@ -442,7 +450,7 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 	if r.aborted {
 		return nil
 	}
-	if absoluteRe.MatchString(name) {
+	if isAbsoluteURI(name) {
 		return r.loadContext(t, name, l.relDir(rf), gin, rf)
 	}
 	if strings.HasPrefix(name, "#") || strings.HasPrefix(name, ";") {
@@ -585,7 +593,7 @@ func (r *resolver) getContext(l *cfgLoader, t objType, name string, gin *conf, r
 	}
 	if req, ok := local.pop("require"); ok {
 		for _, spec := range strings.Fields(req) {
-			if !distNameRe.MatchString(spec) {
+			if !isDistName(spec) {
 				r.failAt(keyRef("require"), "PackageNotFoundError", "No package metadata was found for %s; 'require' takes distribution names only", spec)
 			}
 		}
@@ -745,8 +753,14 @@ func mergeUse(target *ctx, g, local, additions *conf, l *cfgLoader) {
 	}
 }
 
-// entryPointRe is importlib.metadata's EntryPoint.pattern.
-var entryPointRe = regexp.MustCompile(`^([\p{L}\p{N}_.]+)\s*(:\s*([\p{L}\p{N}_.]+)\s*)?((\[.*\])\s*)?$`)
+// entryPointRe is importlib.metadata's EntryPoint.pattern. It is compiled
+// on first use: its Unicode classes make it the most expensive regexp of
+// the package to compile (~170 KB), and only explicit protocol lines
+// (paste.app_factory = module:object) need it, so a start-up that does not
+// read one does not pay for it.
+var entryPointRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([\p{L}\p{N}_.]+)\s*(:\s*([\p{L}\p{N}_.]+)\s*)?((\[.*\])\s*)?$`)
+})
 
 func (r *resolver) contextFromExplicit(l *cfgLoader, t objType, sec *srcSection, g, local *conf, keyRef func(string) ref) *ctx {
 	type found struct {
@@ -802,7 +816,7 @@ func (r *resolver) contextFromExplicit(l *cfgLoader, t objType, sec *srcSection,
 	}
 	f := possible[0]
 	local.del(string(f.proto))
-	m := entryPointRe.FindStringSubmatch(f.value)
+	m := entryPointRe().FindStringSubmatch(f.value)
 	krf := keyRef(string(f.proto))
 	if m == nil {
 		r.failAt(krf, "AttributeError", "invalid object reference %s; expected 'package.module:object.attribute'", pyRepr(f.value))
@@ -820,16 +834,67 @@ func (r *resolver) contextFromExplicit(l *cfgLoader, t objType, sec *srcSection,
 		global: g, local: local, loader: l}
 }
 
-var spaceRe = regexp.MustCompile(`\s+`)
-
+// isURLMapRef reports whether dotted, with its whitespace removed, names
+// Paste's urlmap factory. Whitespace is what the regexp \s matches: tab,
+// newline, form feed, carriage return and space.
 func isURLMapRef(dotted string) bool {
-	return spaceRe.ReplaceAllString(dotted, "") == "paste.urlmap:urlmap_factory"
+	const want = "paste.urlmap:urlmap_factory"
+	n := 0
+	for i := 0; i < len(dotted); i++ {
+		switch c := dotted[i]; c {
+		case '\t', '\n', '\f', '\r', ' ':
+		default:
+			if n >= len(want) || c != want[n] {
+				return false
+			}
+			n++
+		}
+	}
+	return n == len(want)
 }
 
-// distNameRe is what the permissive registry accepts as a distribution.
-var distNameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+// isDistName reports whether s is what the permissive registry accepts as
+// a distribution name (the regexp ^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$):
+// ASCII letters, digits, '.', '_' and '-', starting and ending with a
+// letter or digit.
+func isDistName(s string) bool {
+	if s == "" || !isASCIIAlnum(s[0]) || !isASCIIAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !isASCIIAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
-var distFoldRe = regexp.MustCompile(`[-_.]+`)
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// foldDistName replaces every run of '-', '_' and '.' in s by one '-', as
+// the regexp [-_.]+ does in Python's name normalisation.
+func foldDistName(s string) string {
+	var b strings.Builder
+	sep := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '-', '_', '.':
+			sep = true
+		default:
+			if sep {
+				b.WriteByte('-')
+				sep = false
+			}
+			b.WriteByte(c)
+		}
+	}
+	if sep {
+		b.WriteByte('-')
+	}
+	return b.String()
+}
 
 // loadContext is Paste's loadcontext for a URI reached from a file whose
 // directory is relTo.
@@ -886,14 +951,14 @@ func (r *resolver) loadConfig(t objType, p, name, relTo string, gin *conf, rf re
 }
 
 func (r *resolver) eggContext(t objType, spec, name string, gin *conf, rf ref) *ctx {
-	if absoluteRe.MatchString(name) {
+	if isAbsoluteURI(name) {
 		return r.loadContext(t, name, "", gin, rf)
 	}
 	if spec == "" {
 		r.failAt(rf, "ValueError", "A distribution name is required.")
 		return nil
 	}
-	if !distNameRe.MatchString(spec) {
+	if !isDistName(spec) {
 		hint := ""
 		if strings.ContainsAny(spec, "=<>!~") {
 			hint = "; version requirements are not supported, give the name only"
@@ -901,7 +966,7 @@ func (r *resolver) eggContext(t objType, spec, name string, gin *conf, rf ref) *
 		r.failAt(rf, "PackageNotFoundError", "No package metadata was found for %s%s", spec, hint)
 		return nil
 	}
-	isPaste := strings.ToLower(distFoldRe.ReplaceAllString(spec, "-")) == "paste" && name == "urlmap"
+	isPaste := strings.ToLower(foldDistName(spec)) == "paste" && name == "urlmap"
 	var proto Protocol
 	for _, group := range protoGroups[t] {
 		for _, p := range group {

@@ -3,7 +3,6 @@ package paste
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -79,21 +78,44 @@ func parsePathExpression(expr string) (string, error) {
 	return s, nil
 }
 
-var (
-	domainURLRe = regexp.MustCompile(`^(http|https)://`)
-	slashesRe   = regexp.MustCompile(`//+`)
-)
+// domainPrefix returns the length of the "http://" or "https://" that
+// starts u (the regexp ^(http|https)://), or 0.
+func domainPrefix(u string) int {
+	switch {
+	case strings.HasPrefix(u, "http://"):
+		return len("http://")
+	case strings.HasPrefix(u, "https://"):
+		return len("https://")
+	}
+	return 0
+}
+
+// collapseSlashes replaces every run of '/' in u by one (the regexp //+).
+func collapseSlashes(u string) string {
+	if !strings.Contains(u, "//") {
+		return u
+	}
+	var b strings.Builder
+	b.Grow(len(u))
+	for i := 0; i < len(u); i++ {
+		if u[i] == '/' && i > 0 && u[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(u[i])
+	}
+	return b.String()
+}
 
 // normalizeURL is URLMap.normalize_url (trimming): the scheme is dropped,
 // the domain split off with its case and port, "/" runs collapsed and
 // trailing "/" removed.
 func normalizeURL(u string) (urlmapKey, error) {
-	if u != "" && !strings.HasPrefix(u, "/") && !domainURLRe.MatchString(u) {
+	if u != "" && !strings.HasPrefix(u, "/") && domainPrefix(u) == 0 {
 		return urlmapKey{}, fmt.Errorf("URL fragments must start with / or http:// (you gave %s)", pyRepr(u))
 	}
 	var k urlmapKey
-	if m := domainURLRe.FindStringIndex(u); m != nil {
-		u = u[m[1]:]
+	if n := domainPrefix(u); n > 0 {
+		u = u[n:]
 		k.hasDomain = true
 		if i := strings.IndexByte(u, '/'); i >= 0 {
 			k.domain, u = u[:i], u[i:]
@@ -101,7 +123,7 @@ func normalizeURL(u string) (urlmapKey, error) {
 			k.domain, u = u, ""
 		}
 	}
-	u = slashesRe.ReplaceAllString(u, "/")
+	u = collapseSlashes(u)
 	k.path = strings.TrimRight(u, "/")
 	return k, nil
 }
