@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"net"
 	"strconv"
 	"sync"
@@ -22,22 +23,27 @@ var rejectResponse = []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 	"Content-Length: " + strconv.Itoa(len(rejectBody)) + "\r\n" +
 	"\r\n" + rejectBody)
 
-// maxRejecters bounds the goroutines answering rejected connections at
-// once; past it a rejected connection is closed without an answer, so a
+// maxRejecters bounds the goroutines (and descriptors) answering rejected
+// connections at once (the default max_connections leaves room for them
+// below the open-file limit). Past it a rejected connection is closed without an answer, so a
 // flood cannot turn the rejections into the exhaustion they prevent.
 const maxRejecters = 64
 
+// rejectWait is how long a rejected connection may take to send its
+// request head, and then to read the answer.
+const rejectWait = 250 * time.Millisecond
+
 // defaultMaxConnections derives max_connections from the process's
 // open-file limit (which the Go runtime raises to the hard limit at
-// start-up): 90% of it less 32, leaving descriptors for the listener,
-// log files, backends and the rejections themselves, and at least 16.
+// start-up): half of it less 32, leaving a descriptor per connection for a
+// backend (the proxy app), and room for the listener, logs, files and the
+// rejections themselves; at least 16.
 func defaultMaxConnections() int {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<24 {
-		return 1 << 20
+		return 1 << 23
 	}
-	n := int(lim.Cur)*9/10 - 32
-	return max(n, 16)
+	return max(int(lim.Cur-64)/2, 16)
 }
 
 // limitListener caps the connections accepted from its net.Listener that
@@ -54,9 +60,9 @@ type limitListener struct {
 	wg        sync.WaitGroup // rejecting goroutines
 }
 
-// newLimitListener returns ln limited to max open connections.
-func newLimitListener(ln net.Listener, max int) *limitListener {
-	return &limitListener{Listener: ln, max: int64(max)}
+// newLimitListener returns ln limited to n open connections.
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	return &limitListener{Listener: ln, max: int64(n)}
 }
 
 // Accept returns the next connection under the cap, answering and closing
@@ -76,9 +82,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// reject answers c with a 503 and closes it. The request is read (a
-// little, briefly) before closing so that the close does not reset the
-// connection before the client reads the answer.
+// reject answers c with a 503 and closes it. The answer waits for the
+// end of the request's header block (at most 8 KiB, rejectWait): an HTTP
+// client may not read a response that arrives before it sent its request
+// (Go's does not); a client slower than that is closed unanswered.
+// After the answer the connection is half-closed and drained briefly, so
+// that closing it does not reset it before the client reads the answer.
 func (l *limitListener) reject(c net.Conn) {
 	if l.rejecters.Add(1) > maxRejecters {
 		l.rejecters.Add(-1)
@@ -88,17 +97,26 @@ func (l *limitListener) reject(c net.Conn) {
 	l.wg.Go(func() {
 		defer l.rejecters.Add(-1)
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+		c.SetDeadline(time.Now().Add(rejectWait))
+		var buf [8 << 10]byte
+		n := 0
+		for n < len(buf) && !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
+			m, err := c.Read(buf[n:])
+			n += m
+			if err != nil {
+				return
+			}
+		}
 		if _, err := c.Write(rejectResponse); err != nil {
 			return
 		}
 		if cw, ok := c.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
-		var buf [4096]byte
+		c.SetDeadline(time.Now().Add(rejectWait))
 		for total := 0; total < 64<<10; {
-			n, err := c.Read(buf[:])
-			total += n
+			m, err := c.Read(buf[:])
+			total += m
 			if err != nil {
 				return
 			}

@@ -137,11 +137,7 @@ func isIdentity(name string) bool {
 // knownGaps are findings of this suite that need a change in code its
 // owner is changing; a gap's test reports it (loudly, as a skip) while
 // the gap exists and fails once it is fixed, so the list stays true.
-var knownGaps = map[string]string{
-	"T4": "at the descriptor limit the daemon cannot accept, so a probe waits until slow clients time out " +
-		"(read_header_timeout, 2 s here): the server has no max_connections cap below the limit answering a fast 503 " +
-		"(cmd/vietstack-api, the lead's)",
-}
+var knownGaps = map[string]string{}
 
 // TestUnderscoreHeaders is F2: header names holding "_" are dropped
 // before the pipeline, so X_Forwarded_For can never alias
