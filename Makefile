@@ -1,7 +1,8 @@
 # vietstack-api: build, run and test.
 #
 #   make run     build, then serve the root api-paste.ini on http://localhost:8080
-#   make test    go vet, unit tests under the race detector, end-to-end tests
+#   make test    go vet, unit tests under the race detector, end-to-end tests,
+#                then every fuzz target for 60 s
 #
 # Other targets: build, check, bench, fuzz, graph, readme, deps, clean.
 
@@ -33,8 +34,9 @@ build:
 run: build
 	./$(BIN) --config-file api-paste.ini
 
-## test: vet, unit tests with -race, then the end-to-end tests
-test: deps vet unit e2e
+## test: vet, unit tests with -race, the end-to-end tests, then each fuzz
+## target for 60 s (the CI length of reliability.md L1/H5)
+test: deps vet unit e2e fuzz-ci
 
 ## deps: install the Debian packages the tests need, when missing
 deps:
@@ -90,9 +92,11 @@ bench-peers: build
 robustness:
 	$(GO) test -race -count=1 -timeout 10m ./e2e/robustness/
 
-## soak: the robustness suite's soak at full size: 1,000,000 mixed requests
+## soak: the long versions: the robustness soak at 1,000,000 mixed requests,
+## and reload under load at 50 connections for 20 s with 10 reloads
 soak:
 	ROBUSTNESS_SOAK=1000000 $(GO) test -race -count=1 -timeout 60m -run '^TestSoak$$' -v ./e2e/robustness/
+	VIETSTACK_SOAK=1 $(GO) test -race -tags e2e -count=1 -timeout 30m -run '^TestE2EReload' -v ./cmd/vietstack-api/
 
 ## graph: draw each ini of etc/ as SVG beside it (installs Debian's graphviz if missing)
 graph: build
