@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // shortLifetime is the token lifetime of the second Keystone, in seconds.
@@ -275,6 +277,14 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
 	stopAll()
+	// goleak after stopAll: the Keystones and the oracles serve the whole
+	// binary, and their start-up goroutines end only there.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: Errors on successful test run:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
