@@ -94,6 +94,8 @@ type ResponseWriter struct {
 	status    int
 	bytes     int64
 	committed bool
+	// closeConn makes commit answer "Connection: close" (see Root).
+	closeConn bool
 }
 
 // WriteHeader records the status; it is sent with the first body byte, a
@@ -118,6 +120,9 @@ func (w *ResponseWriter) commit() {
 	w.committed = true
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.closeConn {
+		w.ResponseWriter.Header()["Connection"] = []string{"close"}
 	}
 	w.ResponseWriter.WriteHeader(w.status)
 }
@@ -174,11 +179,31 @@ type state struct {
 // Root returns the handler every generation puts in front of its top-level
 // app: it drops request headers whose name contains "_" (see
 // dropUnderscoreHeaders), attaches the Request state and the recording
-// writer, commits a
-// status still held back when the app returns, and answers 500 for a panic
-// nothing below handled (logged once with slog.Default, without request
-// headers). A panic after the response was committed aborts the
-// connection; http.ErrAbortHandler passes through untouched.
+// writer, commits a status still held back when the app returns, and
+// answers 500 for a panic nothing below handled (logged once with
+// slog.Default, without request headers). A panic after the response was
+// committed aborts the connection; http.ErrAbortHandler passes through
+// untouched.
+//
+// Root also closes the connection after the response to a request whose
+// framing a front proxy may have read differently (request smuggling), by
+// answering "Connection: close" (set when the status is committed, after
+// every filter had its say, so no filter removes it by accident):
+//
+//   - an HTTP/1.x request with a chunked body. net/http deletes a
+//     Content-Length sent next to Transfer-Encoding: chunked before any
+//     handler runs, and RFC 9112 §6.1 requires closing the connection
+//     after such a request; as the two cannot be told apart here, every
+//     chunked upload costs its client a reconnect;
+//   - an HTTP/1.0 request whose method may carry a body (anything but GET,
+//     HEAD, OPTIONS, DELETE and TRACE) without a Content-Length header.
+//     net/http ignores and deletes Transfer-Encoding on HTTP/1.0 (Go issue
+//     12785) and reads such a request as having no body, so chunk bytes
+//     behind it would otherwise be parsed as the next request; closing
+//     discards them.
+//
+// Plain requests (any GET, HTTP/1.1 with Content-Length, HTTP/2) keep
+// their connection and cost no extra allocation.
 func Root(next http.Handler) http.Handler { return &root{next: next} }
 
 type root struct {
@@ -193,6 +218,7 @@ func (h *root) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.req.Start = time.Now()
 	st.req.RemoteAddr = r.RemoteAddr
 	st.req.Scheme = "http"
+	st.w.closeConn = suspectFraming(r)
 	if r.TLS != nil {
 		st.req.Scheme = "https"
 	}
@@ -219,11 +245,39 @@ func dropUnderscoreHeaders(h http.Header) {
 	}
 }
 
+// suspectFraming reports whether the connection must close after r's
+// response (see Root).
+func suspectFraming(r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	for _, te := range r.TransferEncoding {
+		if te == "chunked" {
+			return true
+		}
+	}
+	if r.ProtoMinor != 0 {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodTrace:
+		return false
+	}
+	_, hasLength := r.Header["Content-Length"]
+	return !hasLength
+}
+
 func (h *root) finish(st *state, r *http.Request) {
 	p := recover()
 	if p == nil {
-		if !st.w.committed && st.w.status != 0 {
-			st.w.commit()
+		if !st.w.committed {
+			if st.w.status != 0 {
+				st.w.commit()
+			} else if st.w.closeConn {
+				// Nothing was written: net/http answers 200 itself,
+				// with the headers as they are now.
+				st.w.ResponseWriter.Header()["Connection"] = []string{"close"}
+			}
 		}
 		return
 	}

@@ -1,14 +1,20 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestRootHoldsStatusUntilBody(t *testing.T) {
@@ -138,5 +144,152 @@ func TestRootDropsUnderscoreHeaders(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	if len(got) != 1 || got.Get("X-Roles") != "member" {
 		t.Errorf("headers reaching the app: %v", got)
+	}
+}
+
+func TestRootClosesSuspectFraming(t *testing.T) {
+	write := func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }
+	tests := []struct {
+		name       string
+		method     string
+		proto      string // "1.0", "1.1" or "2"
+		chunked    bool
+		length     bool // a Content-Length header
+		app        http.HandlerFunc
+		wantClosed bool
+	}{
+		{"GET 1.1", "GET", "1.1", false, false, write, false},
+		{"POST 1.1 Content-Length", "POST", "1.1", false, true, write, false},
+		{"POST 1.1 chunked", "POST", "1.1", true, false, write, true},
+		{"GET 1.1 chunked", "GET", "1.1", true, false, write, true},
+		{"POST 1.0 Content-Length", "POST", "1.0", false, true, write, false},
+		{"POST 1.0 without length", "POST", "1.0", false, false, write, true},
+		{"PUT 1.0 without length", "PUT", "1.0", false, false, write, true},
+		{"PATCH 1.0 without length", "PATCH", "1.0", false, false, write, true},
+		{"lowercase post 1.0", "post", "1.0", false, false, write, true},
+		{"GET 1.0", "GET", "1.0", false, false, write, false},
+		{"HEAD 1.0", "HEAD", "1.0", false, false, write, false},
+		{"OPTIONS 1.0", "OPTIONS", "1.0", false, false, write, false},
+		{"DELETE 1.0", "DELETE", "1.0", false, false, write, false},
+		{"TRACE 1.0", "TRACE", "1.0", false, false, write, false},
+		{"POST HTTP/2 without length", "POST", "2", false, false, write, false},
+		{"filter deletes Connection", "POST", "1.1", true, false, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Del("Connection")
+			w.WriteHeader(201)
+			w.Header().Del("Connection")
+			io.WriteString(w, "ok")
+		}, true},
+		{"filter asks keep-alive", "POST", "1.0", false, false, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "keep-alive")
+			w.WriteHeader(204)
+		}, true},
+		{"nothing written", "POST", "1.1", true, false, func(w http.ResponseWriter, r *http.Request) {}, true},
+		{"panic", "POST", "1.1", true, false, func(w http.ResponseWriter, r *http.Request) { panic("boom") }, true},
+		{"status only", "GET", "1.1", false, false, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, false},
+	}
+	old := slog.Default()
+	slog.SetDefault(discardLogger())
+	defer slog.SetDefault(old)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "/", strings.NewReader("hello"))
+			r.Header.Del("Content-Length")
+			r.ContentLength = -1
+			switch tt.proto {
+			case "1.0":
+				r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.0", 1, 0
+			case "2":
+				r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
+			}
+			if tt.chunked {
+				r.TransferEncoding = []string{"chunked"}
+			}
+			if tt.length {
+				r.Header.Set("Content-Length", "5")
+				r.ContentLength = 5
+			}
+			rec := httptest.NewRecorder()
+			Root(tt.app).ServeHTTP(rec, r)
+			if got := rec.Header().Get("Connection") == "close"; got != tt.wantClosed {
+				t.Errorf("Connection: %q, want close=%v", rec.Header().Get("Connection"), tt.wantClosed)
+			}
+		})
+	}
+}
+
+// TestRootSmugglingOverTheWire sends requests whose framing a front proxy
+// may read differently to a real server: each is answered once, and the
+// bytes after it are never served as a second request.
+func TestRootSmugglingOverTheWire(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(Root(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		io.WriteString(w, r.URL.Path+":"+string(b))
+	})))
+	defer srv.Close()
+	smuggled := "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+	tests := []struct {
+		name, raw, body string
+		closed          bool
+	}{
+		{"Content-Length and chunked", "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, "", true},
+		{"chunked and Content-Length", "POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n" + smuggled, "", true},
+		{"HTTP/1.0 chunked keep-alive", "POST /first HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(smuggled), smuggled), "", true},
+		{"HTTP/1.0 keep-alive without length", "POST /first HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + smuggled, "", true},
+		{"HTTP/1.0 keep-alive Content-Length", "POST /first HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi" + smuggled, "hi", false},
+		{"HTTP/1.1 Content-Length", "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" + smuggled, "hi", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			paths = nil
+			mu.Unlock()
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(conn, tt.raw); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "/first:"+tt.body || resp.Close != tt.closed {
+				t.Errorf("first answer %q close=%v, want %q close=%v", b, resp.Close, "/first:"+tt.body, tt.closed)
+			}
+			second, err := http.ReadResponse(br, nil)
+			if tt.closed {
+				if err == nil {
+					b, _ := io.ReadAll(second.Body)
+					t.Errorf("smuggled request answered: %d %q", second.StatusCode, b)
+				} else if errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("connection left open: %v", err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(paths) != 1 {
+					t.Errorf("handler saw %q", paths)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("second request: %v", err)
+			}
+			b, _ = io.ReadAll(second.Body)
+			second.Body.Close()
+			if string(b) != "/smuggled:" {
+				t.Errorf("second answer %q", b)
+			}
+		})
 	}
 }
