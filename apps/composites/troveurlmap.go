@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/vietstack/vietstack-api/pipeline"
 )
@@ -24,10 +25,27 @@ type TroveURLMapOptions struct {
 // TroveURLMapAliases are the spellings of trove's versioned_urlmap.
 var TroveURLMapAliases = []string{"call:trove.common.wsgi:versioned_urlmap"}
 
-var (
-	troveURLVersion    = regexp.MustCompile(`/v\d+\.?\d*`)
-	troveAcceptVersion = regexp.MustCompile(`application/vnd\.openstack\.trove(?:\+[^;]+?)?;version=(\d+\.?\d*)`)
-)
+// troveAcceptVersion finds the version an Accept header asks for. It is
+// compiled on first use, not at package initialisation: only a trove
+// request without a version in its path needs it.
+var troveAcceptVersion = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`application/vnd\.openstack\.trove(?:\+[^;]+?)?;version=(\d+\.?\d*)`)
+})
+
+// hasTroveURLVersion reports whether p names a version anywhere: "/v"
+// followed by an ASCII digit (trove's regexp /v\d+\.?\d*, unanchored).
+func hasTroveURLVersion(p string) bool {
+	for {
+		i := strings.Index(p, "/v")
+		if i < 0 {
+			return false
+		}
+		if i+2 < len(p) && '0' <= p[i+2] && p[i+2] <= '9' {
+			return true
+		}
+		p = p[i+2:]
+	}
+}
 
 type troveMap struct {
 	m *novaMap // Paste matching: no route is a wildcard
@@ -57,8 +75,8 @@ func (t *troveMap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st := pipeline.RequestFrom(r); st != nil {
 		script = st.ScriptName
 	}
-	if !troveURLVersion.MatchString(script + r.URL.Path) {
-		if m := troveAcceptVersion.FindStringSubmatch(strings.Join(r.Header.Values("Accept"), ", ")); m != nil {
+	if !hasTroveURLVersion(script + r.URL.Path) {
+		if m := troveAcceptVersion().FindStringSubmatch(strings.Join(r.Header.Values("Accept"), ", ")); m != nil {
 			want := "/v" + m[1]
 			for i := range t.m.routes {
 				if rt := &t.m.routes[i]; rt.domain == "" && rt.path == want {

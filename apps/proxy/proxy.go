@@ -602,29 +602,36 @@ func clientHost(remote string) string {
 }
 
 // Faults, pre-rendered: the body names neither the backend nor the error.
+// Plain variables rather than maps filled by an init function, so that
+// package initialisation allocates nothing for them.
 var (
-	faultBodies = map[int][]byte{
-		http.StatusBadRequest:     []byte(`{"error": {"code": 400, "title": "Bad Request", "message": "The request path contains a dot segment."}}` + "\n"),
-		http.StatusBadGateway:     []byte(`{"error": {"code": 502, "title": "Bad Gateway", "message": "The backend service could not be reached or returned an invalid response."}}` + "\n"),
-		http.StatusGatewayTimeout: []byte(`{"error": {"code": 504, "title": "Gateway Timeout", "message": "The backend service did not answer in time."}}` + "\n"),
-	}
-	faultLengths = map[int]string{}
+	badRequestBody     = []byte(`{"error": {"code": 400, "title": "Bad Request", "message": "The request path contains a dot segment."}}` + "\n")
+	badGatewayBody     = []byte(`{"error": {"code": 502, "title": "Bad Gateway", "message": "The backend service could not be reached or returned an invalid response."}}` + "\n")
+	gatewayTimeoutBody = []byte(`{"error": {"code": 504, "title": "Gateway Timeout", "message": "The backend service did not answer in time."}}` + "\n")
+	badRequestLen      = strconv.Itoa(len(badRequestBody))
+	badGatewayLen      = strconv.Itoa(len(badGatewayBody))
+	gatewayTimeoutLen  = strconv.Itoa(len(gatewayTimeoutBody))
 )
 
-func init() {
-	for code, b := range faultBodies {
-		faultLengths[code] = strconv.Itoa(len(b))
-	}
-}
-
+// writeFault answers code, one of 400, 502 and 504, with its body.
 func writeFault(w http.ResponseWriter, code int) {
+	var body []byte
+	var length string
+	switch code {
+	case http.StatusBadRequest:
+		body, length = badRequestBody, badRequestLen
+	case http.StatusGatewayTimeout:
+		body, length = gatewayTimeoutBody, gatewayTimeoutLen
+	default:
+		code, body, length = http.StatusBadGateway, badGatewayBody, badGatewayLen
+	}
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
-	h["Content-Length"] = []string{faultLengths[code]}
+	h["Content-Length"] = []string{length}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	h["Cache-Control"] = []string{"no-store"}
 	w.WriteHeader(code)
-	_, _ = w.Write(faultBodies[code])
+	_, _ = w.Write(body)
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -649,11 +656,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // in the steady state; beyond that, buffers are left to the collector.
 type bufferPool struct{}
 
-var buffers = make(chan []byte, 256)
+// buffers is made on first use: a process without a proxy does not
+// allocate its 6 KiB at start-up.
+var buffers = sync.OnceValue(func() chan []byte { return make(chan []byte, 256) })
 
 func (bufferPool) Get() []byte {
 	select {
-	case b := <-buffers:
+	case b := <-buffers():
 		return b
 	default:
 		return make([]byte, 32<<10)
@@ -665,7 +674,7 @@ func (bufferPool) Put(b []byte) {
 		return
 	}
 	select {
-	case buffers <- b[:32<<10]:
+	case buffers() <- b[:32<<10]:
 	default:
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,11 +43,49 @@ type Version struct {
 // maximum microversion), href and media_type.
 type VersionList []Version
 
-var (
-	idRe      = regexp.MustCompile(`^v[0-9]+(\.[0-9]+)*$`)
-	microRe   = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
-	statusSet = map[string]bool{"CURRENT": true, "SUPPORTED": true, "DEPRECATED": true, "EXPERIMENTAL": true, "STABLE": true}
-)
+// isVersionID reports whether s is a version id, "v" and one or more
+// dot-separated runs of ASCII digits (the regexp ^v[0-9]+(\.[0-9]+)*$).
+func isVersionID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "v")
+	if !ok {
+		return false
+	}
+	for _, part := range strings.Split(rest, ".") {
+		if !isDigits(part) {
+			return false
+		}
+	}
+	return true
+}
+
+// isMicroversion reports whether s is "<major>.<minor>", two runs of ASCII
+// digits (the regexp ^[0-9]+\.[0-9]+$).
+func isMicroversion(s string) bool {
+	major, minor, ok := strings.Cut(s, ".")
+	return ok && isDigits(major) && isDigits(minor)
+}
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isStatus reports whether s is a version status of the document.
+func isStatus(s string) bool {
+	switch s {
+	case "CURRENT", "SUPPORTED", "DEPRECATED", "EXPERIMENTAL", "STABLE":
+		return true
+	}
+	return false
+}
 
 // UnmarshalText parses the versions option.
 func (l *VersionList) UnmarshalText(b []byte) error {
@@ -63,14 +100,14 @@ func (l *VersionList) UnmarshalText(b []byte) error {
 			return fmt.Errorf("version %q: want \"ID STATUS [key=value ...]\"", line)
 		}
 		v := Version{ID: f[0], Status: strings.ToUpper(f[1]), Updated: "2011-01-01T00:00:00Z"}
-		if !idRe.MatchString(v.ID) {
+		if !isVersionID(v.ID) {
 			return fmt.Errorf("version id %q: want v<major>[.<minor>]", v.ID)
 		}
 		if seen[v.ID] {
 			return fmt.Errorf("version %s given twice", v.ID)
 		}
 		seen[v.ID] = true
-		if !statusSet[v.Status] {
+		if !isStatus(v.Status) {
 			return fmt.Errorf("version %s: status %q: want CURRENT, SUPPORTED, DEPRECATED, EXPERIMENTAL or STABLE", v.ID, f[1])
 		}
 		for _, kv := range f[2:] {
@@ -85,7 +122,7 @@ func (l *VersionList) UnmarshalText(b []byte) error {
 				}
 				v.Updated = val
 			case "min_version", "version":
-				if !microRe.MatchString(val) {
+				if !isMicroversion(val) {
 					return fmt.Errorf("version %s: %s %q: want <major>.<minor>", v.ID, k, val)
 				}
 				if k == "version" {
