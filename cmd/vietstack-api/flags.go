@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,8 +38,12 @@ type options struct {
 
 	shutdownDelay    time.Duration
 	shutdownDelaySet bool
-	workers          int  // --workers, 0 when not given
-	worker           bool // this process is a worker started by a supervisor
+	workers          int      // --workers, 0 when not given
+	worker           bool     // this process is a worker started by a supervisor (workers.go)
+	workerIndex      int      // the worker's index, 0..N-1
+	listenFD         int      // a worker's listening socket
+	statusFD         int      // a worker's socket to its supervisor
+	args             []string // the command line, which workers are started with
 
 	logLevel    slog.Level
 	logLevelSet bool // --log-level given: it wins over log_level
@@ -82,7 +87,7 @@ func newFlagSet(o *options) (*pflag.FlagSet, *flagVars) {
 	fs.StringVar(&o.bindHost, "bind-host", "", "listen on `HOST` instead of the host of [server:main] (127.0.0.1 when the file has no [server:main])")
 	fs.IntVar(&o.bindPort, "bind-port", 0, "listen on `PORT` instead of the port of [server:main] (8080 when the file has none; 0 picks a free port)")
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM or SIGINT, first keep serving for `DURATION` while every healthcheck answers 503, so load balancers stop sending traffic (0: stop at once)")
-	fs.IntVar(&o.workers, "workers", 0, "serve with `N` worker processes sharing the listening socket, each with its own pipeline; a crashed worker is restarted (default: workers of [server:main], else 1)")
+	fs.IntVar(&o.workers, "workers", 0, "serve with `N` worker processes sharing the listening socket, each building its own pipeline, with its own max_connections and metrics; this process supervises them: it forwards SIGHUP, SIGTERM and SIGINT to every worker and restarts a crashed one after a backoff (default: workers of [server:main], else 1)")
 	fs.StringArrayVar(&v.globals, "global", nil, "add `KEY=VALUE` to the global conf every section sees, as Paste's global_conf (repeatable)")
 	switchVar(fs, &o.check, "check", "", "load and build the application and [server:main], print every problem, exit 0 (none) or 1; serves nothing")
 	switchVar(fs, &o.dumpGraph, "dump-graph", "", "print the composed graph as JSON without building any factory, then exit (1 on a load error)")
@@ -142,7 +147,7 @@ func usage() string {
 // parseArgs parses and validates the command line. A bad command line is a
 // *usageError.
 func parseArgs(args []string) (*options, error) {
-	o := &options{}
+	o := &options{args: slices.Clone(args)}
 	fs, v := newFlagSet(o)
 	err := fs.Parse(args)
 	if err != nil {

@@ -27,7 +27,9 @@ const (
 // run is the whole program: it parses args, does what they ask and returns
 // the exit status. It writes results to stdout and messages and logs to
 // stderr, and never panics on bad input. When serving, it stops on SIGTERM,
-// SIGINT or when ctx is cancelled.
+// SIGINT or when ctx is cancelled. With more than one worker it supervises
+// worker processes, and in a worker (VIETSTACK_API_WORKER set) it serves
+// the socket its supervisor passed: see workers.go.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
 	if err != nil {
@@ -42,6 +44,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "vietstack-api %s\n", versionString())
 		return exitOK
 	}
+	// A worker started by a supervisor (workers.go) is told so by its
+	// environment, which it then clears for anything it starts.
+	if err := workerFromEnv(o, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
+		return exitError
+	}
+	if o.worker {
+		unsetWorkerEnv()
+	}
 	proc := &process{drain: &healthcheck.Drain{}, metrics: metrics.NewRegistry(), level: new(slog.LevelVar)}
 	proc.level.Set(o.logLevel)
 	reg := newRegistryWith(proc.metrics, apps.WithDrain(proc.drain))
@@ -53,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	logger := newLogger(stderr, o, proc.level)
+	if o.worker {
+		logger = logger.With("worker", o.workerIndex)
+	}
 	src := newSource(o, reg, logger)
 	if _, err := src.read(); err != nil {
 		fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
@@ -66,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.check:
 		return check(ctx, src, stdout, stderr)
 	}
-	return serve(ctx, src, proc, stderr)
+	return serve(ctx, src, proc, stdout, stderr)
 }
 
 // process is what the serving daemon shares with the factories it builds

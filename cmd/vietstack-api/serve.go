@@ -102,8 +102,10 @@ func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger
 }
 
 // serve builds the pipeline, listens and serves until SIGTERM, SIGINT or
-// ctx ends; SIGHUP reloads.
-func serve(ctx context.Context, src *source, proc *process, stderr io.Writer) int {
+// ctx ends; SIGHUP reloads. With more than one worker it supervises worker
+// processes instead, and in a worker it serves the socket its supervisor
+// passed and reports to it (workers.go).
+func serve(ctx context.Context, src *source, proc *process, stdout, stderr io.Writer) int {
 	log := src.logger
 	// Signals are subscribed first, so that none sent while the pipeline
 	// builds is lost or, for SIGHUP, kills the process: they are acted on
@@ -114,8 +116,13 @@ func serve(ctx context.Context, src *source, proc *process, stderr io.Writer) in
 
 	gen, appWarn, errs := src.buildApp(ctx)
 	st, srvWarn, serr := src.serverSettings()
+	// A worker's supervisor has logged the warnings of the same files.
+	warnLevel := slog.LevelWarn
+	if src.opts.worker {
+		warnLevel = slog.LevelDebug
+	}
 	for _, w := range dedupeWarnings(appWarn, srvWarn) {
-		log.Warn("configuration warning", "warning", problemText(w))
+		log.Log(ctx, warnLevel, "configuration warning", "warning", problemText(w))
 	}
 	if problems := dedupe(append(errs, serr...)); len(problems) > 0 {
 		if gen != nil {
@@ -125,20 +132,18 @@ func serve(ctx context.Context, src *source, proc *process, stderr io.Writer) in
 		fmt.Fprintf(stderr, "vietstack-api: not serving: %s in %s\n", plural(len(problems), "problem"), src.display())
 		return exitError
 	}
+	if st.Workers > 1 && !src.opts.worker {
+		// The supervisor built the pipeline only to check it, once.
+		if err := gen.Close(); err != nil {
+			log.Warn("closing the checked pipeline", "err", err)
+		}
+		return supervise(ctx, src, st, sigs, stdout, stderr)
+	}
 
-	// Under systemd's vietstack-api.socket the listening socket is
-	// inherited (LISTEN_FDS) and [server:main]'s address is not bound.
-	ln, err := activatedListener()
+	ln, err := openListener(src, st)
 	if err != nil {
 		gen.Close()
 		fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
-		return exitError
-	}
-	if ln != nil {
-		log.Info("using the socket passed by systemd", "addr", ln.Addr().String())
-	} else if ln, err = net.Listen("tcp", listenAddr(st)); err != nil {
-		gen.Close()
-		fmt.Fprintf(stderr, "vietstack-api: cannot listen on %s: %s\n", listenAddr(st), describeNetError(err))
 		return exitError
 	}
 	maxConns := st.MaxConnections
@@ -149,12 +154,28 @@ func serve(ctx context.Context, src *source, proc *process, stderr io.Writer) in
 	d := newDaemon(src, gen, st, proc, lln)
 	defer func() { d.sw.Current().Close() }()
 	d.notify = newNotifier(log)
+	if src.opts.worker {
+		conn, err := supervisorConn(src.opts.statusFD)
+		if err != nil {
+			lln.Close()
+			fmt.Fprintf(stderr, "vietstack-api: %v\n", err)
+			return exitError
+		}
+		defer conn.Close()
+		d.notify = workerNotifier(log, conn)
+		go watchSupervisor(conn, log, func() {
+			select {
+			case sigs <- syscall.SIGTERM:
+			default: // a stop is already pending
+			}
+		})
+	}
 	srv := newHTTPServer(d.sw, st, log, &d.active)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lln) }()
 	d.addr = ln.Addr().String()
 	log.Info("serving", "app", src.opts.name, "config", src.display(), "addr", d.addr,
-		"url", "http://"+d.addr+"/", "max_connections", maxConns)
+		"url", "http://"+d.addr+"/", "max_connections", maxConns, "pid", os.Getpid())
 	d.notify.Ready(d.servingStatus())
 
 	// One goroutine runs reloads, one at a time, each after the burst of
@@ -352,6 +373,27 @@ func (d *daemon) applyLogLevel(st *pipeline.ServerSettings) {
 	old := d.level.Level()
 	d.level.Set(lv)
 	d.log.Log(context.Background(), max(lv, old), "log level changed", "from", old.String(), "to", lv.String())
+}
+
+// openListener returns the socket to serve: a worker's inherited one,
+// systemd's (LISTEN_FDS; [server:main]'s address is then not bound) or a
+// new one on st's address.
+func openListener(src *source, st *pipeline.ServerSettings) (net.Listener, error) {
+	if src.opts.worker {
+		return inheritedListener(src.opts.listenFD)
+	}
+	ln, err := activatedListener()
+	if err != nil {
+		return nil, err
+	}
+	if ln != nil {
+		src.logger.Info("using the socket passed by systemd", "addr", ln.Addr().String())
+		return ln, nil
+	}
+	if ln, err = net.Listen("tcp", listenAddr(st)); err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %s", listenAddr(st), describeNetError(err))
+	}
+	return ln, nil
 }
 
 // describeNetError reduces a listen error to its cause ("address already in
