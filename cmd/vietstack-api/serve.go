@@ -357,9 +357,9 @@ func (d *daemon) reload(ctx context.Context) bool {
 	if d.watch != nil {
 		watchLoaded(d.watch, d.log, gen.Graph.Files, d.src.opts.configDirs)
 	}
-	d.notify.Ready(d.servingStatus())
 	d.log.Info("reloaded", "app", d.src.opts.name, "config", d.src.display(),
 		"duration", time.Since(start).Round(time.Microsecond).String())
+	d.notify.Ready(d.servingStatus())
 	return true
 }
 
