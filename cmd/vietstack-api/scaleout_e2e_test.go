@@ -148,7 +148,7 @@ func (sc scaleOut) run(t *testing.T) loadStats {
 // b's closed port or a kept-alive connection b closes under them; the
 // access log must show every request once, with status 200.
 func TestE2EScaleOut(t *testing.T) {
-	bin := nginxBinary(t)
+	bin := toolBinary(t, "nginx", "nginx-light")
 	var front *nginxProc
 	final := scaleOut{
 		balancer:      "nginx",
@@ -176,25 +176,6 @@ func TestE2EScaleOut(t *testing.T) {
 	}
 	t.Logf("nginx: %d access-log lines, %d requests retried on the other instance; upstream errors in its error log: %v",
 		len(lines), retried, front.upstreamErrors())
-}
-
-// nginxBinary finds Debian's nginx. Without it the test is skipped, except
-// under CI (CI set), where it must run.
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	if bin, err := exec.LookPath("nginx"); err == nil {
-		return bin
-	}
-	for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("nginx is not installed and CI is set: apt-get install -y nginx-light (make deps)")
-	}
-	t.Skip("nginx not installed: apt-get install -y nginx-light (Debian) to run the scale-out test")
-	return ""
 }
 
 // nginxProc is a running nginx.
@@ -306,10 +287,10 @@ func renderNginxConf(example, dir, listen string, upstreams []string) (string, e
 		{"error_log", `(?m)^error_log \S+( [a-z]+)?;`, func(m []string) string {
 			return "error_log " + filepath.Join(dir, "error.log") + m[1] + ";"
 		}},
-		{"access_log", `(?m)^(\s*)access_log /\S+( \w+)?;`, func(m []string) string {
+		{"access_log", `(?m)^([ \t]*)access_log /\S+( \w+)?;`, func(m []string) string {
 			return m[1] + "access_log " + filepath.Join(dir, "access.log") + m[2] + ";"
 		}},
-		{"listen", `(?m)^(\s*)listen [^;]+;`, func(m []string) string { return m[1] + "listen " + listen + ";" }},
+		{"listen", `(?m)^([ \t]*)listen [^;]+;`, func(m []string) string { return m[1] + "listen " + listen + ";" }},
 		{"http", `(?m)^http \{\n`, func(m []string) string {
 			s := m[0]
 			for _, kind := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
@@ -318,7 +299,7 @@ func renderNginxConf(example, dir, listen string, upstreams []string) (string, e
 			return s
 		}},
 	}
-	return render("etc/scale-out/nginx.conf", example, edits, `(?m)^(\s*)server \S+:\d+([^;]*);\n`, upstreams,
+	return render("etc/scale-out/nginx.conf", example, edits, `(?m)^([ \t]*)server \S+:\d+([^;]*);\n`, upstreams,
 		func(_ int, indent, upstream, params string) string {
 			return fmt.Sprintf("%sserver %s%s;\n", indent, upstream, params)
 		})
@@ -339,12 +320,7 @@ func startScaleOutNginx(t *testing.T, bin, parent string, upstreams ...string) *
 			t.Fatal(err)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.addr = ln.Addr().String()
-	ln.Close()
+	n.addr = freeAddr(t)
 	conf, err := renderNginxConf(string(example), n.dir, n.addr, upstreams)
 	if err != nil {
 		t.Fatal(err)
@@ -355,24 +331,46 @@ func startScaleOutNginx(t *testing.T, bin, parent string, upstreams ...string) *
 		"-g", "daemon off; master_process off;")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	waitReady(t, "nginx", cmd, n.addr, func() string { return out.String() + n.errorLog() }, func() {
+		for _, bad := range []string{"[alert]", "[emerg]", "[crit]"} {
+			if log := n.errorLog(); strings.Contains(log, bad) {
+				t.Errorf("nginx error log has %s lines:\n%s", bad, log)
+			}
+		}
+	}, conf)
+	return n
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitReady starts a balancer's cmd, stops it at the end of the test
+// (SIGTERM, then check), and waits until http://addr/healthcheck answers
+// 200: at least one instance is reachable through it.
+func waitReady(t *testing.T, name string, cmd *exec.Cmd, addr string, logs func() string, check func(), conf string) {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
+		t.Fatalf("start %s: %v", name, err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT) // graceful stop
+		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-exited
 		}
-		for _, bad := range []string{"[alert]", "[emerg]", "[crit]"} {
-			if log := n.errorLog(); strings.Contains(log, bad) {
-				t.Errorf("nginx error log has %s lines:\n%s", bad, log)
-			}
-		}
+		check()
 	})
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
@@ -380,19 +378,19 @@ func startScaleOutNginx(t *testing.T, bin, parent string, upstreams ...string) *
 	for {
 		select {
 		case <-exited:
-			t.Fatalf("nginx exited: %s\n%s\nconfiguration:\n%s", out.String(), n.errorLog(), conf)
+			t.Fatalf("%s exited:\n%s\nconfiguration:\n%s", name, logs(), conf)
 		default:
 		}
-		res, err := client.Get("http://" + n.addr + "/healthcheck")
+		res, err := client.Get("http://" + addr + "/healthcheck")
 		if err == nil {
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return n
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nginx on %s: no 200 from /healthcheck (%v): %s\n%s", n.addr, err, out.String(), n.errorLog())
+			t.Fatalf("%s on %s: no 200 from /healthcheck (%v):\n%s", name, addr, err, logs())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -556,4 +554,132 @@ func (l *load) waitFor(t *testing.T, what string, limit time.Duration, cond func
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestE2EScaleOutHAProxy runs the scenario behind HAProxy with
+// etc/scale-out/haproxy.cfg, GET and POST traffic, and the
+// --shutdown-delay the file asks for (8s, over inter x fall + timeout
+// check): HAProxy's check sees b's 503 and takes b out before b closes
+// its listener, so no request meets a closing connection, POSTs (never
+// retried) included.
+func TestE2EScaleOutHAProxy(t *testing.T) {
+	bin := toolBinary(t, "haproxy", "haproxy")
+	var front *haproxyProc
+	final := scaleOut{
+		balancer:      "haproxy",
+		shutdownDelay: "8s",
+		startFront: func(t *testing.T, dir string, upstreams ...string) string {
+			front = startScaleOutHAProxy(t, bin, dir, upstreams...)
+			return front.addr
+		},
+		probes: []probe{getMarker("/v1/servers"), postEcho("/v1/echo/servers")},
+	}.run(t)
+	if final.methods["POST"] == 0 || final.methods["GET"] == 0 {
+		t.Errorf("requests by method: %v, want GETs and POSTs", final.methods)
+	}
+
+	// HAProxy took b out because its healthcheck answered 503, not because
+	// its port closed.
+	out := front.out.String()
+	down := regexp.MustCompile(`Server vietstack_api/api2 is DOWN.*`).FindString(out)
+	if !strings.Contains(down, "503") {
+		t.Errorf("HAProxy did not take b out on its healthcheck's 503: %q\n%.2000s", down, out)
+	}
+	logged, retried := 0, 0
+	// httplog: ... status bytes cookies termination-state
+	// actconn/feconn/beconn/srv_conn/retries (+ when redispatched) ...
+	retries := regexp.MustCompile(` \d{3} \d+ \S+ \S+ \S{4} \d+/\d+/\d+/\d+/\+?(\d+) `)
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, `"GET /v1/servers `) || strings.Contains(l, `"POST /v1/echo/servers `) {
+			logged++
+			if m := retries.FindStringSubmatch(l); m != nil && m[1] != "0" {
+				retried++
+			}
+		}
+	}
+	t.Logf("haproxy: %d requests logged, %d retried; %s", logged, retried, down)
+}
+
+// toolBinary finds a program of Debian package pkg. Without it the test is
+// skipped, except under CI (CI set), where it must run.
+func toolBinary(t *testing.T, name, pkg string) string {
+	t.Helper()
+	if bin, err := exec.LookPath(name); err == nil {
+		return bin
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name)
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed and CI is set: apt-get install -y %s (make deps)", name, pkg)
+	}
+	t.Skipf("%s not installed: apt-get install -y %s (Debian) to run this scale-out test", name, pkg)
+	return ""
+}
+
+// haproxyProc is a running HAProxy.
+type haproxyProc struct {
+	addr string
+	out  *syncBuffer // its standard error: start-up messages, server state changes, one line per request
+}
+
+// renderHAProxyConf turns etc/scale-out/haproxy.cfg into one for the test:
+// HAProxy binds listen, the backend lists upstreams (api1, api2, ...),
+// logs go to standard error, it neither chroots nor changes user, and its
+// admin socket is in dir.
+func renderHAProxyConf(example, dir, listen string, upstreams []string) (string, error) {
+	drop := func([]string) string { return "" }
+	edits := []edit{
+		{"log", `(?m)^([ \t]*)log /\S+ (\w+)$`, func(m []string) string { return m[1] + "log stderr format raw " + m[2] }},
+		{"chroot", `(?m)^[ \t]*chroot .*\n`, drop},
+		{"user", `(?m)^[ \t]*user .*\n`, drop},
+		{"group", `(?m)^[ \t]*group .*\n`, drop},
+		{"daemon", `(?m)^[ \t]*daemon\n`, drop},
+		{"stats socket", `(?m)^([ \t]*)stats socket \S+`, func(m []string) string {
+			return m[1] + "stats socket " + filepath.Join(dir, "admin.sock")
+		}},
+		{"bind", `(?m)^([ \t]*)bind \S+$`, func(m []string) string { return m[1] + "bind " + listen }},
+	}
+	return render("etc/scale-out/haproxy.cfg", example, edits, `(?m)^([ \t]*)server \S+ \S+:\d+(.*)\n`, upstreams,
+		func(i int, indent, upstream, params string) string {
+			return fmt.Sprintf("%sserver api%d %s%s\n", indent, i+1, upstream, params)
+		})
+}
+
+// startScaleOutHAProxy runs HAProxy with etc/scale-out/haproxy.cfg
+// rendered for the instances at upstreams, in the foreground, and waits
+// until its /healthcheck (monitor-uri) answers 200.
+func startScaleOutHAProxy(t *testing.T, bin, parent string, upstreams ...string) *haproxyProc {
+	t.Helper()
+	example, err := os.ReadFile("../../etc/scale-out/haproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(parent, "haproxy")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := &haproxyProc{addr: freeAddr(t), out: &syncBuffer{}}
+	conf, err := renderHAProxyConf(string(example), dir, h.addr, upstreams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confPath := filepath.Join(dir, "haproxy.cfg")
+	writeFile(t, confPath, conf)
+	cmd := exec.Command(bin, "-db", "-f", confPath)
+	cmd.Stdout, cmd.Stderr = h.out, h.out
+	waitReady(t, "haproxy", cmd, h.addr, h.out.String, func() {
+		for l := range strings.Lines(h.out.String()) {
+			// The test stops the last instance itself at the end.
+			if strings.Contains(l, "has no server available") {
+				continue
+			}
+			if strings.Contains(l, "[ALERT]") || strings.Contains(l, "[EMERG]") {
+				t.Errorf("haproxy: %s", l)
+			}
+		}
+	}, conf)
+	return h
 }
