@@ -58,6 +58,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 var (
@@ -79,6 +81,13 @@ func TestMain(m *testing.M) {
 	if code == 0 {
 		if err := goroutinesSettle(5 * time.Second); err != nil {
 			fmt.Fprintln(os.Stderr, "robustness: goroutine leak in the test process:", err)
+			code = 1
+		}
+	}
+	// goleak in addition, once the goroutines had time to settle.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: Errors on successful test run:", err)
 			code = 1
 		}
 	}
