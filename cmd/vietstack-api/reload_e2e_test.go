@@ -40,14 +40,15 @@ func logEntries(text string) []map[string]any {
 	return out
 }
 
-// waitLogCount waits until the log holds n lines with message msg.
-func (d *daemonProc) waitLogCount(msg string, n int, limit time.Duration) {
-	d.t.Helper()
+// waitLogCount waits until d's log holds n lines with message msg. It
+// takes t, not d's, so that a subtest may call it.
+func waitLogCount(t *testing.T, d *daemonProc, msg string, n int, limit time.Duration) {
+	t.Helper()
 	needle := `"msg":` + strconv.Quote(msg)
 	deadline := time.Now().Add(limit)
 	for strings.Count(d.logs.String(), needle) < n {
 		if time.Now().After(deadline) {
-			d.t.Fatalf("waited %v for %d log lines %s:\n%s", limit, n, needle, d.logs.String())
+			t.Fatalf("waited %v for %d log lines %s:\n%s", limit, n, needle, d.logs.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -120,7 +121,7 @@ func TestE2EReloadUnderLoad(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "backend")
 	}))
-	defer backend.Close()
+	t.Cleanup(backend.Close) // after the daemon's cleanup, which start registers later
 	texts := readReloadConfigs(t)
 	path := filepath.Join(t.TempDir(), "api-paste.ini")
 	writeFile(t, path, string(texts[0]))
@@ -223,7 +224,7 @@ func TestE2EReloadUnderLoad(t *testing.T) {
 		epochs[i] = e
 		cur.Store(e)
 		d.signal(syscall.SIGHUP)
-		d.waitLogCount("reloaded", i+1, 10*time.Second)
+		waitLogCount(t, d, "reloaded", i+1, 10*time.Second)
 		e.logged.Store(time.Now().UnixNano())
 	}
 	wg.Wait()
@@ -365,8 +366,10 @@ func TestE2EReloadBroken(t *testing.T) {
 		t.Run(strings.TrimSuffix(tt.file, ".ini"), func(t *testing.T) {
 			writeFile(t, path, read(tt.file))
 			from := len(d.logs.String())
-			d.signal(syscall.SIGHUP)
-			d.waitLogCount("reload failed; still serving the previous configuration", i+1, 10*time.Second)
+			if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			waitLogCount(t, d, "reload failed; still serving the previous configuration", i+1, 10*time.Second)
 			var problems []string
 			reported := -1.0
 			for _, m := range logEntries(d.logs.String()[from:]) {
@@ -400,7 +403,7 @@ func TestE2EReloadBroken(t *testing.T) {
 
 	writeFile(t, path, strings.Replace(base, "body = base", "body = fixed", 1))
 	d.signal(syscall.SIGHUP)
-	d.waitLogCount("reloaded", 1, 10*time.Second)
+	waitLogCount(t, d, "reloaded", 1, 10*time.Second)
 	if code, body := get(t, d.url("/")); code != 200 || body != "fixed" {
 		t.Errorf("after a good reload: GET / = %d %q", code, body)
 	}
@@ -457,7 +460,9 @@ func TestE2EShutdownInFlight(t *testing.T) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		io.WriteString(w, body)
 	}))
-	defer backend.Close()
+	// Closed after the daemon is (start registers its cleanup later): a
+	// request the daemon still proxies would hold Close up.
+	t.Cleanup(backend.Close)
 	path := filepath.Join(t.TempDir(), "api-paste.ini")
 	writeFile(t, path, fmt.Sprintf(`[composite:main]
 use = egg:Paste#urlmap
