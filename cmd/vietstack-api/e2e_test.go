@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	vietstack "github.com/vietstack/vietstack-api"
 	"github.com/vietstack/vietstack-api/apps/hello"
 )
@@ -38,12 +40,16 @@ var (
 	binDir  string
 )
 
+// TestMain removes the binary and fails the run when a goroutine started
+// by the tests is still running once they have all finished (goleak; the
+// package's main_test.go does the same without the e2e tag).
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+		os.Exit(code)
+	}))
 }
 
 // binary builds vietstack-api once for all the tests.
