@@ -16,9 +16,10 @@ import (
 
 // Request is the per-request state shared by every filter and the app of a
 // pipeline, the Go counterpart of a WSGI environ's extra keys. The root
-// handler of a generation attaches exactly one Request to each request (one
-// context value, one allocation with its response writer), so filters never
-// need their own context values or writer wrappers.
+// handler of a generation attaches exactly one Request to each request (in
+// one allocation with its response writer, which is also the request's
+// context), so filters never need their own context values, and filters
+// that add response headers need no writer wrapper (AddHeaderHook).
 //
 // A Request belongs to one request and must only be used by the goroutine
 // serving it (or goroutines it waits for).
@@ -84,6 +85,79 @@ func (s *Request) ResetResponse() bool {
 // BytesWritten returns the number of response body bytes written so far.
 func (s *Request) BytesWritten() int64 { return s.w.bytes }
 
+// A HeaderHook adds response headers just before the response's final
+// status goes out, the job a writer wrapper's WriteHeader does, without
+// the wrapper (see Request.AddHeaderHook).
+type HeaderHook interface {
+	// BeforeHeader is called at most once per request with the request
+	// state, the response header map and the arg the hook was added with.
+	BeforeHeader(s *Request, h http.Header, arg string)
+}
+
+// hookSlot is an added hook; hook is nil once it ran.
+type hookSlot struct {
+	hook HeaderHook
+	arg  string
+}
+
+// AddHeaderHook arranges for hook.BeforeHeader(s, header, arg) to run
+// exactly where a writer wrapper installed by the caller on w would add
+// its headers: when a final (>= 200) WriteHeader, a Write, a ReadFrom or
+// a Flush first reaches the root's writer, or, when nothing was written
+// by then, at the caller's EndHeaderHook. Hooks run innermost first: the
+// one added last runs first, as the innermost wrapper sees the status
+// first. A hook does not run when a panic reaches the root (the root's
+// 500 carries only its own headers, as it bypasses every wrapper).
+//
+// It reports -1 and arranges nothing when hook is nil or w is not the
+// root's writer (a filter further out wrapped it): that wrapper would see the status
+// before the root does, so the caller must wrap w itself to keep the
+// order. Otherwise it returns the id to pass to EndHeaderHook after the
+// caller's next handler returns. It allocates nothing for the first
+// two hooks of a request.
+func (s *Request) AddHeaderHook(w http.ResponseWriter, hook HeaderHook, arg string) int {
+	if rw, ok := w.(*ResponseWriter); !ok || rw != s.w || hook == nil {
+		return -1
+	}
+	if s.w.hooks == nil {
+		s.w.hooks = s.w.hookBuf[:0]
+	}
+	s.w.hooks = append(s.w.hooks, hookSlot{hook: hook, arg: arg})
+	s.w.pending++
+	return len(s.w.hooks) - 1
+}
+
+// EndHeaderHook runs, innermost first, hook id and every hook added after
+// it that has not run yet. A filter calls it when its next handler
+// returns, where its writer wrapper would have added its headers to a
+// response nothing was written to (net/http then answers 200 with the
+// header map as it is). An id of -1 is ignored.
+func (s *Request) EndHeaderHook(id int) {
+	if id >= 0 && s.w.pending > 0 {
+		s.w.runHooks(id)
+	}
+}
+
+// valueSlots is the number of header values HeaderValue stores in the
+// request state before it allocates.
+const valueSlots = 5
+
+// HeaderValue returns the one-element header value []string{v}, stored
+// in the request state for the first few calls of a request (no
+// allocation). Its capacity is 1, so an Add to the header reallocates
+// instead of overwriting the state; the caller must not modify the
+// element in place.
+func (s *Request) HeaderValue(v string) []string {
+	w := s.w
+	if w.nvals < len(w.vals) {
+		i := w.nvals
+		w.nvals++
+		w.vals[i] = v
+		return w.vals[i : i+1 : i+1]
+	}
+	return []string{v}
+}
+
 // ResponseWriter is the single writer wrapper a root installs: it records
 // the status and the body size, and holds the status back until the body
 // starts (see Request.Committed). Informational (1xx) statuses pass
@@ -96,6 +170,27 @@ type ResponseWriter struct {
 	committed bool
 	// closeConn makes commit answer "Connection: close" (see Root).
 	closeConn bool
+
+	req     *Request
+	hooks   []hookSlot // see Request.AddHeaderHook
+	pending int        // hooks that have not run
+	hookBuf [2]hookSlot
+	vals    [valueSlots]string // see Request.HeaderValue
+	nvals   int
+}
+
+// runHooks runs the pending hooks from index from on, the last added
+// first.
+func (w *ResponseWriter) runHooks(from int) {
+	h := w.ResponseWriter.Header()
+	for i := len(w.hooks) - 1; i >= from; i-- {
+		if sl := &w.hooks[i]; sl.hook != nil {
+			hook := sl.hook
+			sl.hook = nil
+			w.pending--
+			hook.BeforeHeader(w.req, h, sl.arg)
+		}
+	}
 }
 
 // WriteHeader records the status; it is sent with the first body byte, a
@@ -107,6 +202,9 @@ func (w *ResponseWriter) WriteHeader(code int) {
 			w.ResponseWriter.WriteHeader(code)
 		}
 		return
+	}
+	if w.pending > 0 {
+		w.runHooks(0)
 	}
 	if w.status == 0 {
 		w.status = code
@@ -129,6 +227,9 @@ func (w *ResponseWriter) commit() {
 
 // Write commits the status and forwards the body bytes.
 func (w *ResponseWriter) Write(p []byte) (int, error) {
+	if w.pending > 0 {
+		w.runHooks(0)
+	}
 	if !w.committed {
 		w.commit()
 	}
@@ -140,6 +241,9 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 // ReadFrom commits the status and copies from src, using the server's
 // zero-copy path (sendfile) when it has one.
 func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.pending > 0 {
+		w.runHooks(0)
+	}
 	if !w.committed {
 		w.commit()
 	}
@@ -158,6 +262,9 @@ type writerOnly struct{ io.Writer }
 
 // FlushError commits the status and flushes buffered data to the client.
 func (w *ResponseWriter) FlushError() error {
+	if w.pending > 0 {
+		w.runHooks(0)
+	}
 	if !w.committed {
 		w.commit()
 	}
@@ -170,10 +277,22 @@ func (w *ResponseWriter) Flush() { _ = w.FlushError() }
 // Unwrap returns the wrapped writer (for http.ResponseController).
 func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// state bundles the Request and its writer in one allocation.
+// state bundles the Request, its writer and the context the root gives
+// the request in one allocation: it is a context.Context whose Value
+// answers RequestFrom's key and asks the server's context for any other.
 type state struct {
-	req Request
-	w   ResponseWriter
+	context.Context // the server's request context
+	req             Request
+	w               ResponseWriter
+}
+
+// Value returns the Request for RequestFrom's key, else the server
+// context's value for key.
+func (st *state) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return &st.req
+	}
+	return st.Context.Value(key)
 }
 
 // Root returns the handler every generation puts in front of its top-level
@@ -212,8 +331,9 @@ type root struct {
 }
 
 func (h *root) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := &state{}
+	st := &state{Context: r.Context()}
 	st.w.ResponseWriter = w
+	st.w.req = &st.req
 	st.req.w = &st.w
 	st.req.Start = time.Now()
 	st.req.RemoteAddr = r.RemoteAddr
@@ -226,7 +346,7 @@ func (h *root) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.req.url = *r.URL
 	}
 	dropUnderscoreHeaders(r.Header)
-	r2 := r.WithContext(context.WithValue(r.Context(), ctxKey{}, &st.req))
+	r2 := r.WithContext(st)
 	r2.URL = &st.req.url
 	defer h.finish(st, r2)
 	h.next.ServeHTTP(&st.w, r2)
@@ -270,6 +390,9 @@ func suspectFraming(r *http.Request) bool {
 func (h *root) finish(st *state, r *http.Request) {
 	p := recover()
 	if p == nil {
+		if st.w.pending > 0 {
+			st.w.runHooks(0) // a filter that added a hook did not end it
+		}
 		if !st.w.committed {
 			if st.w.status != 0 {
 				st.w.commit()
@@ -304,6 +427,7 @@ func (h *root) finish(st *state, r *http.Request) {
 	if committed {
 		panic(http.ErrAbortHandler)
 	}
+	st.w.pending = 0 // the 500 bypasses every filter's hook, as it bypasses wrappers
 	hd := st.w.Header()
 	clear(hd)
 	hd["Content-Type"] = []string{"application/json"}

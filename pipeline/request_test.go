@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -291,5 +292,150 @@ func TestRootSmugglingOverTheWire(t *testing.T) {
 				t.Errorf("second answer %q", b)
 			}
 		})
+	}
+}
+
+// recHook is a HeaderHook that records its runs and sets a header.
+type recHook struct {
+	name string
+	log  *[]string
+}
+
+func (h recHook) BeforeHeader(s *Request, hd http.Header, arg string) {
+	*h.log = append(*h.log, h.name+"("+arg+")")
+	if _, set := hd["X-Hook"]; !set {
+		hd["X-Hook"] = s.HeaderValue(h.name)
+	}
+}
+
+// hookFilter adds a recHook, or wraps the writer when it cannot.
+func hookFilter(name string, log *[]string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := RequestFrom(r)
+		id := st.AddHeaderHook(w, recHook{name, log}, "a-"+name)
+		if id < 0 {
+			*log = append(*log, name+" wraps")
+			next.ServeHTTP(&wrapWriter{ResponseWriter: w, name: name, log: log}, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+		st.EndHeaderHook(id)
+		*log = append(*log, name+" returned")
+	})
+}
+
+// wrapWriter is the writer wrapper a hook replaces.
+type wrapWriter struct {
+	http.ResponseWriter
+	name string
+	log  *[]string
+	done bool
+}
+
+func (w *wrapWriter) WriteHeader(code int) {
+	if !w.done && code >= 200 {
+		w.done = true
+		*w.log = append(*w.log, w.name+" wrapper")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *wrapWriter) Write(p []byte) (int, error) {
+	if !w.done {
+		w.done = true
+		*w.log = append(*w.log, w.name+" wrapper")
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func TestHeaderHooks(t *testing.T) {
+	type step = func(w http.ResponseWriter, r *http.Request, log *[]string)
+	tests := []struct {
+		name     string
+		app      step
+		wrapped  bool // a plain wrapper sits between the root and the hooks
+		want     string
+		wantHook string // X-Hook in the answer
+		wantCode int
+	}{
+		{"write", func(w http.ResponseWriter, r *http.Request, log *[]string) {
+			*log = append(*log, "app")
+			io.WriteString(w, "x")
+			*log = append(*log, "app wrote")
+		}, false, "app inner(a-inner) outer(a-outer) app wrote inner returned outer returned", "inner", 200},
+		{"WriteHeader then header change", func(w http.ResponseWriter, r *http.Request, log *[]string) {
+			w.WriteHeader(201)
+			*log = append(*log, "status")
+			w.Header().Set("X-After", "1")
+		}, false, "inner(a-inner) outer(a-outer) status inner returned outer returned", "inner", 201},
+		{"nothing written", func(w http.ResponseWriter, r *http.Request, log *[]string) {
+			*log = append(*log, "app")
+		}, false, "app inner(a-inner) inner returned outer(a-outer) outer returned", "inner", 200},
+		{"1xx first", func(w http.ResponseWriter, r *http.Request, log *[]string) {
+			w.WriteHeader(103)
+			*log = append(*log, "103")
+			w.WriteHeader(204)
+		}, false, "103 inner(a-inner) outer(a-outer) inner returned outer returned", "inner", 103}, // the recorder keeps the 1xx code
+		{"reset and rewrite runs hooks once", func(w http.ResponseWriter, r *http.Request, log *[]string) {
+			w.WriteHeader(200)
+			RequestFrom(r).ResetResponse()
+			w.WriteHeader(503)
+			io.WriteString(w, "again")
+		}, false, "inner(a-inner) outer(a-outer) inner returned outer returned", "inner", 503},
+		{"behind a wrapper", func(w http.ResponseWriter, r *http.Request, log *[]string) {
+			io.WriteString(w, "x")
+		}, true, "outer wraps inner wraps inner wrapper outer wrapper", "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log []string
+			var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tt.app(w, r, &log) })
+			h = hookFilter("outer", &log, hookFilter("inner", &log, h))
+			if tt.wrapped {
+				inner := h
+				h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					inner.ServeHTTP(struct{ http.ResponseWriter }{w}, r)
+				})
+			}
+			rec := httptest.NewRecorder()
+			Root(h).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if got := strings.Join(log, " "); got != tt.want {
+				t.Errorf("order:\n got %s\nwant %s", got, tt.want)
+			}
+			if rec.Code != tt.wantCode || rec.Header().Get("X-Hook") != tt.wantHook {
+				t.Errorf("code %d X-Hook %q, want %d %q", rec.Code, rec.Header().Get("X-Hook"), tt.wantCode, tt.wantHook)
+			}
+		})
+	}
+}
+
+func TestHeaderHooksSkippedOnPanic(t *testing.T) {
+	old := slog.Default()
+	slog.SetDefault(discardLogger())
+	defer slog.SetDefault(old)
+	var log []string
+	h := hookFilter("outer", &log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	rec := httptest.NewRecorder()
+	Root(h).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if len(log) != 0 || rec.Code != 500 || rec.Header().Get("X-Hook") != "" {
+		t.Errorf("log %q code %d headers %v", log, rec.Code, rec.Header())
+	}
+}
+
+func TestHeaderValue(t *testing.T) {
+	var vals [][]string
+	h := Root(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := RequestFrom(r)
+		for i := range valueSlots + 2 {
+			vals = append(vals, st.HeaderValue(strconv.Itoa(i)))
+		}
+		w.Header()["X-A"] = vals[0]
+		w.Header().Add("X-A", "more")
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	for i, v := range vals {
+		if len(v) != 1 || cap(v) != 1 || v[0] != strconv.Itoa(i) {
+			t.Errorf("value %d: %q cap %d", i, v, cap(v))
+		}
 	}
 }

@@ -300,6 +300,15 @@ func (f *filter) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		next.ServeHTTP(w, r)
 		return
 	}
+	// Behind a pipeline root, with no writer wrapper further out, a header
+	// hook adds the headers where this filter's writer wrapper would.
+	if st := pipeline.RequestFrom(r); st != nil {
+		if id := st.AddHeaderHook(w, p, ""); id >= 0 {
+			next.ServeHTTP(w, r)
+			st.EndHeaderHook(id)
+			return
+		}
+	}
 	sw := &simpleWriter{ResponseWriter: w, p: p}
 	next.ServeHTTP(sw, r)
 	if !sw.decided {
@@ -307,41 +316,56 @@ func (f *filter) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 	}
 }
 
+// BeforeHeader adds the CORS headers of an actual request, with their
+// values stored in the request state (pipeline.HeaderHook).
+func (p *policy) BeforeHeader(s *pipeline.Request, h http.Header, _ string) {
+	p.decorate(h, s.HeaderValue)
+}
+
+// decorate adds the CORS headers of an actual request to h, unless the
+// application set its own Access-Control-Allow-Origin; value returns the
+// one-element (capacity 1) value slice to store for a header.
+func (p *policy) decorate(h http.Header, value func(string) []string) {
+	if _, set := h["Access-Control-Allow-Origin"]; set {
+		return
+	}
+	if v := h["Vary"]; len(v) > 0 {
+		h["Vary"] = value(strings.Join(v, ",") + ",Origin")
+	} else {
+		h["Vary"] = value("Origin")
+	}
+	h["Access-Control-Allow-Origin"] = value(p.origin)
+	if p.credentials {
+		h["Access-Control-Allow-Credentials"] = value("true")
+	}
+	if p.expose != "" {
+		h["Access-Control-Expose-Headers"] = value(p.expose)
+	}
+}
+
 // simpleWriter adds the CORS headers of an actual request to the response
-// when its header is written, unless the application set its own
-// Access-Control-Allow-Origin.
+// when its header is written, for a filter whose writer is not the
+// pipeline root's (see serve).
 type simpleWriter struct {
 	http.ResponseWriter
 	p       *policy
 	decided bool
 	vals    [4]string // backing store of the header values it sets
+	nvals   int
 }
 
-// set sets header k to the single value v, using the writer's own storage
-// (capacity 1, so a later Add reallocates instead of overwriting).
-func set(h http.Header, k string, store *[4]string, i int, v string) {
-	store[i] = v
-	h[k] = store[i : i+1 : i+1]
+// value stores v in the writer's own storage and returns it as a value
+// of capacity 1 (so a later Add reallocates instead of overwriting).
+func (sw *simpleWriter) value(v string) []string {
+	i := sw.nvals
+	sw.nvals++
+	sw.vals[i] = v
+	return sw.vals[i : i+1 : i+1]
 }
 
 func (sw *simpleWriter) decide() {
 	sw.decided = true
-	h := sw.ResponseWriter.Header()
-	if _, set := h["Access-Control-Allow-Origin"]; set {
-		return
-	}
-	if v := h["Vary"]; len(v) > 0 {
-		set(h, "Vary", &sw.vals, 0, strings.Join(v, ",")+",Origin")
-	} else {
-		set(h, "Vary", &sw.vals, 0, "Origin")
-	}
-	set(h, "Access-Control-Allow-Origin", &sw.vals, 1, sw.p.origin)
-	if sw.p.credentials {
-		set(h, "Access-Control-Allow-Credentials", &sw.vals, 2, "true")
-	}
-	if sw.p.expose != "" {
-		set(h, "Access-Control-Expose-Headers", &sw.vals, 3, sw.p.expose)
-	}
+	sw.p.decorate(sw.ResponseWriter.Header(), sw.value)
 }
 
 // WriteHeader decorates the header map, then writes the status.

@@ -139,7 +139,7 @@ func TestOsloDiffCORS(t *testing.T) {
 		"allow_methods":     "GET, POST, PUT, DELETE, OPTIONS",
 		"allow_headers":     "X-Auth-Token, X-Openstack-Request-Id, Content-Type",
 	})
-	compareRecords(t, "testdata/oslo-diff/cors", routes(mw))
+	compareModes(t, "testdata/oslo-diff/cors", routes(mw))
 }
 
 // TestOsloDiffCORSConf replays the "cors_conf" target: options only in an
@@ -149,7 +149,20 @@ func TestOsloDiffCORSConf(t *testing.T) {
 		"oslo_config_project": "oslo-diff",
 		"oslo_config_file":    "testdata/oslo-diff/oslo/cors.conf",
 	})
-	compareRecords(t, "testdata/oslo-diff/cors_conf", routes(mw))
+	compareModes(t, "testdata/oslo-diff/cors_conf", routes(mw))
+}
+
+// compareModes replays dir against h on its own (the filter wraps the
+// writer), behind a pipeline root (a header hook adds the headers), and
+// behind a root with a writer wrapper further out (the filter wraps
+// again): the answers must not differ.
+func compareModes(t *testing.T, dir string, h http.Handler) {
+	t.Run("alone", func(t *testing.T) { compareRecords(t, dir, h) })
+	t.Run("root", func(t *testing.T) { compareRecords(t, dir, pipeline.Root(h)) })
+	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&pipeline.StatusRecorder{ResponseWriter: w}, r)
+	})
+	t.Run("root+wrapper", func(t *testing.T) { compareRecords(t, dir, pipeline.Root(wrapped)) })
 }
 
 type exchange struct {
@@ -419,6 +432,72 @@ func TestPassThroughAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
 			t.Errorf("%s: %v allocations, want 0", name, n)
 		}
+	}
+}
+
+// TestOuterWrapperSeesHeaders: a writer wrapper of a filter further out
+// sees the CORS headers when the status passes it, whether or not the
+// filter runs behind a root.
+func TestOuterWrapperSeesHeaders(t *testing.T) {
+	mw := newCORS(t, map[string]string{"allowed_origin": dash})
+	for name, app := range map[string]http.HandlerFunc{
+		"status": func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) },
+		"write":  func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) },
+	} {
+		for _, root := range []bool{false, true} {
+			var saw string
+			var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mw(app).ServeHTTP(&peekWriter{ResponseWriter: w, saw: &saw}, r)
+			})
+			if root {
+				h = pipeline.Root(h)
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Origin", dash)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if saw != dash || w.Header().Get("Access-Control-Allow-Origin") != dash {
+				t.Errorf("%s root=%v: the outer writer saw %q, the answer has %q", name, root, saw, w.Header().Get("Access-Control-Allow-Origin"))
+			}
+		}
+	}
+}
+
+// peekWriter records Access-Control-Allow-Origin when the status passes.
+type peekWriter struct {
+	http.ResponseWriter
+	saw *string
+}
+
+func (p *peekWriter) WriteHeader(code int) {
+	*p.saw = p.Header().Get("Access-Control-Allow-Origin")
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *peekWriter) Write(b []byte) (int, error) {
+	*p.saw = p.Header().Get("Access-Control-Allow-Origin")
+	return p.ResponseWriter.Write(b)
+}
+
+// TestHookAllocs: behind a root an allowed origin costs no allocation
+// (the header values live in the request state).
+func TestHookAllocs(t *testing.T) {
+	mw, err := Middleware(map[string]Origin{dash: {AllowCredentials: true, ExposeHeaders: []string{"X-Openstack-Request-Id"}, AllowMethods: DefaultMethods}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &recorder{h: http.Header{}}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Origin", dash)
+	root, h := pipeline.Root(okApp), pipeline.Root(mw(okApp))
+	base := testing.AllocsPerRun(1000, func() { clear(w.h); root.ServeHTTP(w, r) })
+	n := testing.AllocsPerRun(1000, func() { clear(w.h); h.ServeHTTP(w, r) })
+	if n != base {
+		t.Errorf("allowed origin behind a root: %v allocations, the root alone %v", n, base)
+	}
+	if w.h.Get("Access-Control-Allow-Origin") != dash || w.h.Get("Vary") != "Origin" || w.h.Get("Access-Control-Allow-Credentials") != "true" ||
+		w.h.Get("Access-Control-Expose-Headers") != "X-Openstack-Request-Id" {
+		t.Errorf("headers %v", w.h)
 	}
 }
 

@@ -135,30 +135,67 @@ func Strip(r *http.Request) {
 // X-Tenant. It also records id in the request state, when there is one.
 // Call Strip first.
 func Set(r *http.Request, id *pipeline.Identity) {
+	set(r, id, strings.Join(id.Roles, ","), make([]string, 0, maxHeaders))
+}
+
+// maxHeaders is the number of headers Set writes at most.
+const maxHeaders = 17
+
+// block is an Identity and the backing array of its header values,
+// allocated together.
+type block struct {
+	id   pipeline.Identity
+	vals [maxHeaders]string
+}
+
+// SetNew is Set for an identity an auth filter builds per request: it
+// stores id and the values of its headers in one allocation and returns
+// the stored Identity. roles is the X-Roles value, the roles joined by
+// ","; when it is "", SetNew joins id.Roles itself.
+func SetNew(r *http.Request, id *pipeline.Identity, roles string) *pipeline.Identity {
+	b := &block{id: *id}
+	if roles == "" {
+		roles = strings.Join(id.Roles, ",")
+	}
+	set(r, &b.id, roles, b.vals[:0])
+	return &b.id
+}
+
+// set writes the headers of id, with roles as X-Roles and X-Role. Every
+// value gets its own one-element slice of vals' backing array, so that an
+// Add to one header reallocates instead of overwriting the next.
+func set(r *http.Request, id *pipeline.Identity, roles string, vals []string) {
 	h := r.Header
-	// Every value gets its own one-element slice of one shared backing
-	// array: one allocation for all the headers instead of one each.
-	vals := make([]string, 0, 17)
 	put := func(k, v string) {
 		vals = append(vals, v)
 		n := len(vals)
 		h[k] = vals[n-1 : n : n]
 	}
-	set := func(k, v string) {
-		if v != "" {
-			put(k, v)
-		}
-	}
 	put(Status, Confirmed)
-	set(UserID, id.UserID)
-	set(UserName, id.UserName)
-	set(UserDomainID, id.UserDomainID)
-	set(UserDomainName, id.UserDomainName)
-	set(ProjectID, id.ProjectID)
-	set(ProjectName, id.ProjectName)
-	set(ProjectDomainID, id.ProjectDomainID)
-	set(ProjectDomainName, id.ProjectDomainName)
-	roles := strings.Join(id.Roles, ",")
+	if id.UserID != "" {
+		put(UserID, id.UserID)
+	}
+	if id.UserName != "" {
+		put(UserName, id.UserName)
+	}
+	if id.UserDomainID != "" {
+		put(UserDomainID, id.UserDomainID)
+	}
+	if id.UserDomainName != "" {
+		put(UserDomainName, id.UserDomainName)
+	}
+	if id.ProjectID != "" {
+		put(ProjectID, id.ProjectID)
+	}
+	if id.ProjectName != "" {
+		put(ProjectName, id.ProjectName)
+	}
+	if id.ProjectDomainID != "" {
+		put(ProjectDomainID, id.ProjectDomainID)
+	}
+	if id.ProjectDomainName != "" {
+		put(ProjectDomainName, id.ProjectDomainName)
+	}
 	put(Roles, roles)
 	put(DeprecatedRole, roles)
 	if id.IsAdminProject {
@@ -166,10 +203,16 @@ func Set(r *http.Request, id *pipeline.Identity) {
 	} else {
 		put(IsAdminProject, "False")
 	}
-	set(DeprecatedUser, id.UserName)
-	set(DeprecatedTenantID, id.ProjectID)
-	set(DeprecatedTenName, id.ProjectName)
-	set(DeprecatedTenant, id.ProjectName)
+	if id.UserName != "" {
+		put(DeprecatedUser, id.UserName)
+	}
+	if id.ProjectID != "" {
+		put(DeprecatedTenantID, id.ProjectID)
+	}
+	if id.ProjectName != "" {
+		put(DeprecatedTenName, id.ProjectName)
+		put(DeprecatedTenant, id.ProjectName)
+	}
 	if st := pipeline.RequestFrom(r); st != nil {
 		st.Identity = id
 	}

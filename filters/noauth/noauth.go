@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/vietstack/vietstack-api/filters/identity"
@@ -82,19 +83,37 @@ func New(o Options) (pipeline.Middleware, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	// The roles depend only on whether the caller is the admin: both lists
+	// and their X-Roles values are computed once, and shared read-only by
+	// the requests (capacity = length, so an append copies).
+	plain := slices.Clip(append([]string{}, o.Roles...))
+	admin := []string{"admin"}
+	for _, role := range o.Roles {
+		if role != "admin" {
+			admin = append(admin, role)
+		}
+	}
+	admin = slices.Clip(admin)
 	return func(next http.Handler) http.Handler {
-		return &filter{o: o, next: next}
+		return &filter{o: o, next: next,
+			roles:     [2][]string{plain, admin},
+			rolesJoin: [2]string{strings.Join(plain, ","), strings.Join(admin, ",")}}
 	}, nil
 }
 
 type filter struct {
-	o    Options
-	next http.Handler
+	o         Options
+	next      http.Handler
+	roles     [2][]string // [0] for a caller, [1] for the admin
+	rolesJoin [2]string   // the X-Roles value of each
 }
 
 func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	identity.Strip(r)
-	token := r.Header.Get("X-Auth-Token")
+	var token string
+	if v := r.Header["X-Auth-Token"]; len(v) > 0 {
+		token = v[0]
+	}
 	user, project, _ := strings.Cut(token, ":")
 	if project == "" {
 		project = user
@@ -104,22 +123,17 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	admin := f.o.AlwaysAdmin || f.o.AdminUser != "" && user == f.o.AdminUser
-	roles := make([]string, 0, len(f.o.Roles)+1)
+	i := 0
 	if admin {
-		roles = append(roles, "admin")
+		i = 1
 	}
-	for _, role := range f.o.Roles {
-		if role != "admin" || !admin {
-			roles = append(roles, role)
-		}
-	}
-	identity.Set(r, &pipeline.Identity{
+	identity.SetNew(r, &pipeline.Identity{
 		UserID: user, UserName: user,
 		ProjectID: project, ProjectName: project,
-		Roles:          roles,
+		Roles:          f.roles[i],
 		IsAdminProject: admin,
 		AuthToken:      token,
-	})
+	}, f.rolesJoin[i])
 	f.next.ServeHTTP(w, r)
 }
 

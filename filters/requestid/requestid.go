@@ -119,28 +119,63 @@ func build(c *pipeline.Config, compat []string) (pipeline.Middleware, error) {
 // only to a response that lacks it; this holds whether the handler used
 // Header().Set or Header().Add (a proxy copying a backend's answer adds).
 //
-// The writer it passes down is a small wrapper that also stores the header
-// value, so a request costs two allocations (the wrapper and the id); it
-// unwraps for http.ResponseController and implements http.Flusher.
+// Behind a pipeline root, with no writer wrapper further out, the headers
+// are added by a pipeline.HeaderHook and the id's header value lives in
+// the request state, so a request costs one allocation (the id). Otherwise
+// the writer it passes down is a small wrapper that also stores the
+// header value (two allocations); it unwraps for http.ResponseController
+// and implements http.Flusher.
 func Middleware(compat ...string) pipeline.Middleware {
 	compat = append([]string(nil), compat...)
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			iw := &idWriter{ResponseWriter: w, compat: compat}
-			iw.val[0] = NewID()
-			if st := pipeline.RequestFrom(r); st != nil {
-				st.RequestID = iw.val[0]
-				if v := r.Header[HeaderName]; len(v) == 1 && ValidID(v[0]) {
-					st.GlobalRequestID = v[0]
-				} else {
-					st.GlobalRequestID = ""
-				}
+		return &filter{compat: compat, next: next}
+	}
+}
+
+type filter struct {
+	compat []string
+	next   http.Handler
+}
+
+func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := NewID()
+	st := pipeline.RequestFrom(r)
+	if st != nil {
+		st.RequestID = id
+		if v := r.Header[HeaderName]; len(v) == 1 && ValidID(v[0]) {
+			st.GlobalRequestID = v[0]
+		} else {
+			st.GlobalRequestID = ""
+		}
+		if hook := st.AddHeaderHook(w, f, id); hook >= 0 {
+			f.next.ServeHTTP(w, r)
+			st.EndHeaderHook(hook)
+			return
+		}
+	}
+	iw := &idWriter{ResponseWriter: w, compat: f.compat}
+	iw.val[0] = id
+	f.next.ServeHTTP(iw, r)
+	if !iw.done {
+		iw.addHeaders() // nothing written: the server answers 200 with this map
+	}
+}
+
+// BeforeHeader adds the id headers the response lacks, all sharing one
+// value stored in the request state (pipeline.HeaderHook).
+func (f *filter) BeforeHeader(s *pipeline.Request, h http.Header, id string) {
+	var v []string
+	if _, set := h[HeaderName]; !set {
+		v = s.HeaderValue(id)
+		h[HeaderName] = v
+	}
+	for _, k := range f.compat {
+		if _, set := h[k]; !set {
+			if v == nil {
+				v = s.HeaderValue(id)
 			}
-			next.ServeHTTP(iw, r)
-			if !iw.done {
-				iw.addHeaders() // nothing written: the server answers 200 with this map
-			}
-		})
+			h[k] = v
+		}
 	}
 }
 

@@ -334,13 +334,113 @@ func TestAllocs(t *testing.T) {
 	r := stateRequest("/")
 	r.Header.Set(HeaderName, validInbound)
 	w := &recorder{h: http.Header{}}
-	// One allocation for the id string, one for the writer wrapper (which
-	// also holds the header value).
+	// Not behind the root's writer (w is not it): one allocation for the
+	// id string, one for the writer wrapper (which also holds the header
+	// value).
 	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n > 2 {
 		t.Errorf("%v allocations per request, want at most 2", n)
 	}
 	if n := testing.AllocsPerRun(1000, func() { _ = NewID() }); n > 1 {
 		t.Errorf("NewID: %v allocations, want 1", n)
+	}
+}
+
+// TestAllocsBehindRoot: behind a root the headers come from a header hook
+// and the value lives in the request state, so the id string is the
+// filter's only allocation.
+func TestAllocsBehindRoot(t *testing.T) {
+	w := &recorder{h: http.Header{}}
+	r := httptest.NewRequest("GET", "/", nil)
+	root := pipeline.Root(okApp)
+	h := pipeline.Root(Middleware(ComputeHeaderName)(okApp))
+	base := testing.AllocsPerRun(1000, func() { clear(w.h); root.ServeHTTP(w, r) })
+	n := testing.AllocsPerRun(1000, func() { clear(w.h); h.ServeHTTP(w, r) })
+	if n-base > 1 {
+		t.Errorf("%v allocations per request over the root's %v, want 1 (the id)", n-base, base)
+	}
+	if !ValidID(w.h.Get(HeaderName)) || w.h.Get(ComputeHeaderName) != w.h.Get(HeaderName) {
+		t.Errorf("headers %v", w.h)
+	}
+}
+
+// peekWriter is an outer filter's writer wrapper that looks at the
+// response headers when the status passes it.
+type peekWriter struct {
+	http.ResponseWriter
+	saw    []string
+	peeked bool
+}
+
+func (p *peekWriter) peek() {
+	if !p.peeked {
+		p.peeked = true
+		p.saw = p.Header().Values(HeaderName)
+	}
+}
+
+func (p *peekWriter) WriteHeader(code int) {
+	if code >= 200 {
+		p.peek()
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *peekWriter) Write(b []byte) (int, error) { p.peek(); return p.ResponseWriter.Write(b) }
+
+// TestBehindWriterWrapper: with a writer wrapper between the root and the
+// filter, the filter wraps the writer itself (the wrapper further out
+// must see the id headers when the status passes it), with the same
+// answers.
+func TestBehindWriterWrapper(t *testing.T) {
+	const preset = "req-00000000-0000-4000-8000-000000000001"
+	for _, wrapped := range []bool{false, true} {
+		for name, app := range map[string]http.HandlerFunc{
+			"silent":   func(w http.ResponseWriter, r *http.Request) {},
+			"write":    func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) },
+			"app sets": func(w http.ResponseWriter, r *http.Request) { w.Header().Set(HeaderName, preset); w.WriteHeader(202) },
+			"app adds": func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Add(ComputeHeaderName, preset)
+				w.WriteHeader(202)
+			},
+			"status":    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) },
+			"early 1xx": func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(103); w.WriteHeader(201) },
+		} {
+			var id string
+			var outerSaw []string
+			var h http.Handler = Middleware(ComputeHeaderName)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				id = pipeline.RequestFrom(r).RequestID
+				app(w, r)
+			}))
+			if wrapped {
+				inner := h
+				h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					pw := &peekWriter{ResponseWriter: w}
+					inner.ServeHTTP(pw, r)
+					if !pw.peeked {
+						pw.peek() // nothing written: look when the call returns
+					}
+					outerSaw = pw.saw
+				})
+			}
+			w := httptest.NewRecorder()
+			pipeline.Root(h).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+			want, wantCompat := id, id
+			if name == "app sets" {
+				want = preset
+			}
+			if name == "app adds" {
+				wantCompat = preset
+			}
+			if got := w.Header().Values(HeaderName); len(got) != 1 || got[0] != want {
+				t.Errorf("wrapped=%v %s: ids %q, want [%q]", wrapped, name, got, want)
+			}
+			if got := w.Header().Values(ComputeHeaderName); len(got) != 1 || got[0] != wantCompat {
+				t.Errorf("wrapped=%v %s: compat ids %q, want [%q]", wrapped, name, got, wantCompat)
+			}
+			if wrapped && (len(outerSaw) != 1 || outerSaw[0] != want) {
+				t.Errorf("wrapped %s: the outer filter's writer saw %q", name, outerSaw)
+			}
+		}
 	}
 }
 
