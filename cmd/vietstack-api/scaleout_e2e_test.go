@@ -683,3 +683,65 @@ func startScaleOutHAProxy(t *testing.T, bin, parent string, upstreams ...string)
 	}, conf)
 	return h
 }
+
+// TestE2EScaleOutRender: the examples render into configurations naming
+// exactly the test's instances and listening address, with the example's
+// server parameters kept; an example the renderer does not understand is
+// an error naming what is missing.
+func TestE2EScaleOutRender(t *testing.T) {
+	upstreams := []string{"127.0.0.1:1001", "127.0.0.1:1002"}
+	tests := []struct {
+		file   string
+		render func(example, dir, listen string, upstreams []string) (string, error)
+		want   []string
+		strip  string // a line whose removal must be reported
+	}{
+		{"nginx.conf", renderNginxConf, []string{
+			"        server 127.0.0.1:1001 max_fails=3 fail_timeout=10s;\n        server 127.0.0.1:1002 max_fails=3 fail_timeout=10s;\n",
+			"        listen 127.0.0.1:1000;\n",
+			"pid /tmp/x/nginx.pid;\n",
+			"error_log /tmp/x/error.log warn;\n",
+			"    access_log /tmp/x/access.log vietstack;\n",
+			"http {\n    client_body_temp_path /tmp/x/client_body;\n",
+		}, "listen 80;"},
+		{"haproxy.cfg", renderHAProxyConf, []string{
+			"    server api1 127.0.0.1:1001\n    server api2 127.0.0.1:1002\n",
+			"    bind 127.0.0.1:1000\n",
+			"    log stderr format raw local0\n",
+			"    stats socket /tmp/x/admin.sock mode 660 level admin\n",
+			"    default-server check inter 2s fall 2 rise 2\n",
+		}, "chroot /var/lib/haproxy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			example, err := os.ReadFile(filepath.Join("../../etc/scale-out", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			conf, err := tt.render(string(example), "/tmp/x", "127.0.0.1:1000", upstreams)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(conf, w) {
+					t.Errorf("rendered %s lacks %q:\n%s", tt.file, w, conf)
+				}
+			}
+			for l := range strings.Lines(conf) {
+				if strings.HasPrefix(strings.TrimSpace(l), "#") {
+					continue
+				}
+				for _, gone := range []string{"8081", "8082", "8083", "/run/", "/var/"} {
+					if strings.Contains(l, gone) {
+						t.Errorf("rendered %s still has %q: %q", tt.file, gone, l)
+					}
+				}
+			}
+			broken := strings.Replace(string(example), tt.strip, "", 1)
+			if _, err := tt.render(broken, "/tmp/x", "127.0.0.1:1000", upstreams); err == nil ||
+				!strings.Contains(err.Error(), tt.file) {
+				t.Errorf("without %q: err = %v, want one naming %s", tt.strip, err, tt.file)
+			}
+		})
+	}
+}
