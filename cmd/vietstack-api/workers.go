@@ -319,7 +319,15 @@ func (w *execWorker) Signal(s os.Signal) error { return w.p.Signal(s) }
 // until the worker closes its end, then waits for the process and sends
 // its end.
 func (e *execSpawner) spawn(index int, events chan<- workerEvent) (workerProcess, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	// SOCK_SEQPACKET keeps each message whole; the pair is created and
+	// marked close-on-exec under ForkLock so no other child inherits it.
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, os.NewSyscallError("socketpair", err)
 	}
