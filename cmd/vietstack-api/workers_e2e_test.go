@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -380,5 +381,178 @@ func TestE2EWorkersBrokenConfig(t *testing.T) {
 	}
 	if strings.Contains(stderr, "worker started") {
 		t.Errorf("a worker was started:\n%s", stderr)
+	}
+}
+
+// TestE2EWorkersGracefulStop: SIGTERM reaches every worker; a request in
+// flight on one of them completes while new connections are refused, and
+// the supervisor exits 0 once it did. A second SIGTERM is forwarded and
+// cuts the request at once.
+func TestE2EWorkersGracefulStop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "echo.ini")
+	writeFile(t, path, fmt.Sprintf(echoINI, "30s"))
+	waitShuttingDown := func(d *daemonProc, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); len(logLines(d.logs.String(), "shutting down")) < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("fewer than %d workers shut down:\n%s", n, d.logs.String())
+			}
+		}
+	}
+
+	t.Run("drain", func(t *testing.T) {
+		d := start(t, "--config-file", path, "--workers", "2")
+		d.waitLog(`"msg":"all workers serve"`)
+		conn := startSlowRequest(t, d.addr)
+		d.signal(syscall.SIGTERM)
+		waitShuttingDown(d, 2)
+		refused := false
+		for range 100 {
+			c, err := net.DialTimeout("tcp", d.addr, time.Second)
+			if err != nil {
+				refused = true
+				break
+			}
+			c.Close()
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !refused {
+			t.Errorf("new connections still accepted after SIGTERM")
+		}
+		select {
+		case code := <-d.exited:
+			t.Fatalf("exited (%d) with a request in flight", code)
+		default:
+		}
+		if _, err := io.WriteString(conn, "world"); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("in-flight request: %v", err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || !strings.Contains(string(body), "/slow") {
+			t.Errorf("in-flight request: %d %q", res.StatusCode, body)
+		}
+		if code := d.wait(20 * time.Second); code != 0 {
+			t.Errorf("exit %d:\n%s", code, d.logs.String())
+		}
+	})
+
+	t.Run("second signal", func(t *testing.T) {
+		d := start(t, "--config-file", path, "--workers", "2")
+		d.waitLog(`"msg":"all workers serve"`)
+		startSlowRequest(t, d.addr)
+		d.signal(syscall.SIGTERM)
+		waitShuttingDown(d, 2)
+		begin := time.Now()
+		d.signal(syscall.SIGTERM)
+		if code := d.wait(10 * time.Second); code != 0 {
+			t.Errorf("exit %d:\n%s", code, d.logs.String())
+		}
+		if took := time.Since(begin); took > 5*time.Second {
+			t.Errorf("stopped %v after the second signal, not at once", took)
+		}
+		for _, msg := range []string{"second signal; forwarded: the workers close every connection now", "second signal; closing every connection now"} {
+			if len(logLines(d.logs.String(), msg)) == 0 {
+				t.Errorf("no %q line:\n%s", msg, d.logs.String())
+			}
+		}
+	})
+}
+
+// TestE2EWorkersOrphaned: workers whose supervisor is killed with SIGKILL
+// notice it and stop gracefully, closing the port.
+func TestE2EWorkersOrphaned(t *testing.T) {
+	d := start(t, "--workers", "2")
+	d.waitLog(`"msg":"all workers serve"`)
+	workers := waitChildren(t, d.cmd.Process.Pid, 2)
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// The test's copy of the log pipe ends when the workers closed it too.
+	d.wait(30 * time.Second)
+	if n := len(logLines(d.logs.String(), "the supervisor is gone; stopping")); n != 2 {
+		t.Errorf("%d workers noticed the supervisor is gone, want 2:\n%s", n, d.logs.String())
+	}
+	if got := workerSet(logLines(d.logs.String(), "stopped")); !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("workers %v stopped, want 0 and 1:\n%s", got, d.logs.String())
+	}
+	for _, pid := range workers {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			s := string(data)
+			if err != nil || strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z") {
+				break // gone, or ended and waiting for its new parent to reap it
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %d still runs without its supervisor: %s", pid, s)
+			}
+		}
+	}
+	if c, err := net.DialTimeout("tcp", d.addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections", d.addr)
+	}
+}
+
+// TestE2EWorkersSocketActivation: the supervisor takes the socket systemd
+// passed (LISTEN_FDS) and shares it with its workers; [server:main]'s
+// port, taken, is not bound.
+func TestE2EWorkersSocketActivation(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	path := filepath.Join(t.TempDir(), "api-paste.ini")
+	writeFile(t, path, fmt.Sprintf(workersINI, "activated", "port = "+port+"\nworkers = 2"))
+
+	d := &daemonProc{t: t, exited: make(chan int, 1)}
+	// sh execs the daemon, so $$ is the daemon's pid, as systemd sets it.
+	d.cmd = exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, binary(t), "--config-file", path, "--log-format", "json")
+	d.cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
+	d.cmd.ExtraFiles = []*os.File{f}
+	d.cmd.Stderr = &d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ln.Close() // the daemon holds the only copy now
+	go func() {
+		d.cmd.Wait()
+		d.exited <- d.cmd.ProcessState.ExitCode()
+	}()
+	t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			d.cmd.Process.Kill()
+			<-d.exited
+		}
+		checkLogs(t, d.logs.String())
+	})
+	d.addr = servingAddr(t, d.logs.String, d.exited)
+	if d.addr != addr {
+		t.Fatalf("serving on %s, not on the passed socket %s", d.addr, addr)
+	}
+	d.waitLog(`"msg":"all workers serve"`)
+	if n := len(logLines(d.logs.String(), "using the socket passed by systemd")); n != 1 {
+		t.Errorf("%d socket activation lines, want the supervisor's alone:\n%s", n, d.logs.String())
+	}
+	waitChildren(t, d.cmd.Process.Pid, 2)
+	for range 20 {
+		if code, body, err := freshGet(d.url("/")); err != nil || code != 200 || body != "activated" {
+			t.Fatalf("GET / = %d %q %v", code, body, err)
+		}
+	}
+	d.signal(syscall.SIGTERM)
+	if code := d.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit %d:\n%s", code, d.logs.String())
 	}
 }
