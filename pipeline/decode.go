@@ -161,7 +161,8 @@ func structFields(t reflect.Type) ([]field, error) {
 // suggestion. All problems are returned together as a paste.List, each
 // positioned at its key. If v implements interface{ Validate() error }, it
 // is called after a successful decode and its error is positioned at the
-// section.
+// option its message starts with when the section sets that option ("url
+// %q: scheme must be http or https"), else at the section.
 func (c *Config) Decode(v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
@@ -226,10 +227,32 @@ func (c *Config) Decode(v any) error {
 			if errors.As(err, &pe) {
 				return err
 			}
-			return c.errorf("", err)
+			e := c.errorf("", err)
+			if k := leadingKey(err.Error(), fields); k != "" && c.node != nil {
+				if p, ok := c.node.KeyPos[k]; ok {
+					e.Pos = p
+				}
+			}
+			return e
 		}
 	}
 	return nil
+}
+
+// leadingKey is the option a Validate message starts with ("url %q: ...",
+// "max_conns must ..."), when it names one of fields, so the error points
+// at the line that set it; "" otherwise.
+func leadingKey(msg string, fields []field) string {
+	end := strings.IndexAny(msg, " :")
+	if end <= 0 {
+		return ""
+	}
+	for _, f := range fields {
+		if f.name == msg[:end] {
+			return f.name
+		}
+	}
+	return ""
 }
 
 func (c *Config) keyLine(k string) int {

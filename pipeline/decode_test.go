@@ -101,7 +101,7 @@ func TestDecodeErrors(t *testing.T) {
 			`t.ini:3: [filter:t] enabled: invalid boolean "maybe": want true or false (also yes/no, on/off, 1/0)`,
 			`t.ini:4: [filter:t] nme: unknown option "nme"; did you mean "name"?`,
 		}},
-		{"validate", map[string]string{"count": "-1"}, []string{`t.ini:1: [filter:t] count must not be negative`}},
+		{"validate names the key it rejects", map[string]string{"count": "-1"}, []string{`t.ini:2: [filter:t] count must not be negative`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -356,9 +356,7 @@ func TestE2EReloadBroken(t *testing.T) {
 		{"broken-cycle.ini", 36, "[composite:loop2] /: reference cycle: composite:loop -> composite:loop2 -> composite:loop"},
 		{"broken-type.ini", 25, `[app:metrics] max_requests_in_flight: invalid integer "four"`},
 		{"broken-file.ini", 20, "[app:marker] use: [Errno 2] No such file or directory: '" + filepath.Join(dir, "nosuch.ini") + "'"},
-		// The proxy app reports a bad url at its section's header (line
-		// 25), not at the url key (line 28).
-		{"broken-url.ini", 25, `[app:backend] url "ftp//127.0.0.1:9": scheme must be http or https`},
+		{"broken-url.ini", 28, `[app:backend] url "ftp//127.0.0.1:9": scheme must be http or https`},
 		{"broken-cidr.ini", 17, `[filter:ipfilter] allow: invalid prefix "127.0.0.0/33"`},
 	}
 	failed := metricValue(t, metricsURL, failures)
