@@ -28,7 +28,11 @@ package main
 //     Ctrl-C reaches the supervisor alone, which forwards it once.
 //
 // The supervisor serves nothing itself (and exposes no metrics: each worker
-// has its own, as a scrape through the shared port reaches one of them).
+// has its own, as a scrape through the shared port reaches one of them;
+// max_connections, too, counts each worker's own connections). With
+// --watch each worker watches the files and reloads on its own. A reload
+// applies log_level to the workers; the supervisor keeps the level it
+// started with.
 // It tells systemd READY=1 once all N workers serve. SIGHUP is forwarded
 // to every worker, each rebuilds its pipeline (one whose file is broken
 // keeps its previous pipeline), and systemd sees RELOADING=1 then READY=1
