@@ -138,14 +138,24 @@ func Set(r *http.Request, id *pipeline.Identity) {
 	set(r, id, strings.Join(id.Roles, ","), make([]string, 0, maxHeaders))
 }
 
-// maxHeaders is the number of headers Set writes at most.
-const maxHeaders = 17
+// maxHeaders is the number of headers Set writes at most; an identity
+// without the four domain headers has at most smallHeaders.
+const (
+	maxHeaders   = 16
+	smallHeaders = maxHeaders - 4
+)
 
 // block is an Identity and the backing array of its header values,
-// allocated together.
+// allocated together; smallBlock is the same for an identity without
+// domain headers (noauth's: 12 headers), 96 bytes smaller.
 type block struct {
 	id   pipeline.Identity
 	vals [maxHeaders]string
+}
+
+type smallBlock struct {
+	id   pipeline.Identity
+	vals [smallHeaders]string
 }
 
 // SetNew is Set for an identity an auth filter builds per request: it
@@ -153,10 +163,15 @@ type block struct {
 // the stored Identity. roles is the X-Roles value, the roles joined by
 // ","; when it is "", SetNew joins id.Roles itself.
 func SetNew(r *http.Request, id *pipeline.Identity, roles string) *pipeline.Identity {
-	b := &block{id: *id}
 	if roles == "" {
 		roles = strings.Join(id.Roles, ",")
 	}
+	if id.UserDomainID == "" && id.UserDomainName == "" && id.ProjectDomainID == "" && id.ProjectDomainName == "" {
+		b := &smallBlock{id: *id}
+		set(r, &b.id, roles, b.vals[:0])
+		return &b.id
+	}
+	b := &block{id: *id}
 	set(r, &b.id, roles, b.vals[:0])
 	return &b.id
 }

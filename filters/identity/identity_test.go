@@ -164,3 +164,56 @@ func TestSetAllocs(t *testing.T) {
 		t.Errorf("X-User-Id = %q", got)
 	}
 }
+
+// TestSetNew: SetNew writes exactly what Set writes, records a copy of
+// the identity in the request state, and costs one allocation (the
+// identity and its header values together) once the header map has room,
+// with or without domain headers.
+func TestSetNew(t *testing.T) {
+	full := &pipeline.Identity{
+		UserID: "u1", UserName: "alice", UserDomainID: "default", UserDomainName: "Default",
+		ProjectID: "p1", ProjectName: "demo", ProjectDomainID: "default", ProjectDomainName: "Default",
+		Roles: []string{"member", "reader"}, AuthToken: "tok",
+	}
+	small := &pipeline.Identity{UserID: "bob", UserName: "bob", ProjectID: "p", ProjectName: "p",
+		Roles: []string{"admin"}, IsAdminProject: true, AuthToken: "bob:p"}
+	for _, tt := range []struct {
+		name  string
+		id    *pipeline.Identity
+		roles string
+		n     int // headers written
+		alloc float64
+	}{
+		{"full", full, "", maxHeaders, 2}, // and the joined roles
+		{"full, roles given", full, "member,reader", maxHeaders, 1},
+		{"small", small, "admin", smallHeaders, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var want, got http.Header
+			var stored, seen *pipeline.Identity
+			h := pipeline.Root(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.Header = http.Header{"X-Auth-Token": {"tok"}}
+				Set(r, tt.id)
+				want = r.Header
+				r.Header = http.Header{"X-Auth-Token": {"tok"}}
+				stored = SetNew(r, tt.id, tt.roles)
+				got, seen = r.Header, pipeline.RequestFrom(r).Identity
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("SetNew against Set (-Set +SetNew):\n%s", diff)
+			}
+			if len(got) != tt.n+1 {
+				t.Errorf("%d headers written, want %d", len(got)-1, tt.n)
+			}
+			if stored == tt.id || seen != stored || !cmp.Equal(stored, tt.id) {
+				t.Errorf("stored %p %+v, state %p, caller's %p", stored, stored, seen, tt.id)
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header = make(http.Header, 32)
+			if n := testing.AllocsPerRun(100, func() { SetNew(r, tt.id, tt.roles) }); n != tt.alloc {
+				t.Errorf("SetNew: %v allocations, want %v", n, tt.alloc)
+			}
+		})
+	}
+}
