@@ -45,7 +45,8 @@ package main
 // the forwarded signal), 1 otherwise.
 //
 // A worker that exits while the supervisor is not stopping is logged
-// (index, pid, exit status or signal) and started again after a backoff:
+// (index, pid, exit status or signal), named in systemd's STATUS until
+// every worker serves again, and started again after a backoff:
 // 100 ms, doubled at each exit in a row up to 10 s, back to 100 ms once a
 // worker stayed up 30 s. A restarted worker reads the configuration files
 // as they are then. A worker that fails before it serves during start-up
@@ -565,6 +566,9 @@ func (s *supervisor) ready(w *workerSlot) {
 	switch {
 	case s.serving:
 		s.log.Info("worker serves again", "worker", w.index, "pid", w.pid)
+		if s.readyCount() == s.n {
+			s.notify.Status(s.status)
+		}
 	case s.stopSig == nil && s.readyCount() == s.n:
 		s.serving = true
 		s.log.Info("all workers serve", "workers", s.n)
@@ -618,6 +622,9 @@ func (s *supervisor) exited(w *workerSlot, x workerExit) {
 	}
 	s.log.Log(context.Background(), level, "worker exited unexpectedly; restarting it",
 		append(attrs, "restart_in", w.backoff.String())...)
+	if s.serving {
+		s.notify.Status(fmt.Sprintf("%s; worker %d exited (%s), restarting", s.status, w.index, x))
+	}
 	s.schedule(w)
 }
 

@@ -285,7 +285,12 @@ func TestE2EWorkers(t *testing.T) {
 		waitFor(fmt.Sprintf("%d answers", n), func() bool { return ok.Load() >= n })
 	}
 	waitAnswered(200)
-	victim := workers[1]
+	victim, victimIndex := workers[1], -1
+	for _, m := range serving {
+		if m["pid"] == float64(victim) {
+			victimIndex = int(m["worker"].(float64))
+		}
+	}
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +305,7 @@ func TestE2EWorkers(t *testing.T) {
 		t.Errorf("%d requests failed across the kill, more than the 8 that can be in flight: %q", failed.Load(), failures)
 	}
 	crash := logLines(d.logs.String(), "worker exited unexpectedly; restarting it")
-	if len(crash) != 1 || crash[0]["pid"] != float64(victim) || crash[0]["status"] != "killed by signal killed" || crash[0]["level"] != "ERROR" {
+	if len(crash) != 1 || crash[0]["pid"] != float64(victim) || crash[0]["worker"] != float64(victimIndex) || crash[0]["status"] != "killed by signal killed" || crash[0]["level"] != "ERROR" {
 		t.Errorf("crash log lines %v, want one for pid %d killed by signal killed", crash, victim)
 	}
 	after := waitChildren(t, sup, 3)
@@ -317,6 +322,15 @@ func TestE2EWorkers(t *testing.T) {
 	writeFile(t, path, fmt.Sprintf(workersINI, "two", ""))
 	reloadedBefore := len(logLines(d.logs.String(), "reloaded"))
 	d.signal(syscall.SIGHUP)
+	// systemd's status named the crash, then went back to serving.
+	status := "STATUS=serving main on " + d.addr + " from " + path + " with 3 workers"
+	crashStatus := fmt.Sprintf("%s; worker %d exited (killed by signal killed), restarting", status, victimIndex)
+	if got := next(); got != crashStatus {
+		t.Errorf("status after the kill: %q, want %q", got, crashStatus)
+	}
+	if got := next(); got != status {
+		t.Errorf("status after the restart: %q, want %q", got, status)
+	}
 	if got := next(); !strings.HasPrefix(got, "RELOADING=1\nMONOTONIC_USEC=") {
 		t.Errorf("reload start: %q", got)
 	}

@@ -223,6 +223,11 @@ func (h *harness) notifications() []string {
 	return out
 }
 
+// readiness is notifications without the STATUS-only messages.
+func (h *harness) readiness() []string {
+	return slices.DeleteFunc(h.notifications(), func(s string) bool { return strings.HasPrefix(s, "STATUS=") })
+}
+
 // exitCode waits (in virtual time) for the supervisor to return.
 func (h *harness) exitCode() int {
 	h.t.Helper()
@@ -489,8 +494,13 @@ func TestSupervisorRestart(t *testing.T) {
 		h.wantLog("worker exited unexpectedly; restarting it", "level=WARN", "worker=0", `status="exit status 0"`, "restart_in=400ms")
 		h.wantLog("cannot restart a worker; trying again", "worker=0", "restart_in=6.4s")
 		h.wantLog("worker serves again", "worker=0")
-		if got := h.notifications(); len(got) != 1 {
-			t.Errorf("notifications %q, want READY once", got)
+		notes := h.notifications()
+		if n := len(slices.DeleteFunc(slices.Clone(notes), func(s string) bool { return !strings.HasPrefix(s, "READY=1") })); n != 1 {
+			t.Errorf("READY sent %d times, want once: %q", n, notes)
+		}
+		const status = "STATUS=serving main on 127.0.0.1:1 with 3 workers"
+		if !slices.Contains(notes, status+"; worker 0 exited (killed by signal killed), restarting") || notes[len(notes)-1] != status {
+			t.Errorf("systemd status %q, want the crash named, then cleared once the worker serves again", notes)
 		}
 		h.sigs <- syscall.SIGTERM
 		if code := h.exitCode(); code != 0 {
@@ -542,7 +552,7 @@ func TestSupervisorReload(t *testing.T) {
 
 		h.sigs <- syscall.SIGHUP
 		synctest.Wait()
-		if got, want := h.notifications(), []string{ready, "RELOADING=1\nMONOTONIC_USEC=N", ready}; !slices.Equal(got, want) {
+		if got, want := h.readiness(), []string{ready, "RELOADING=1\nMONOTONIC_USEC=N", ready}; !slices.Equal(got, want) {
 			t.Errorf("after a good reload: %q, want %q", got, want)
 		}
 		for i := range 3 {
@@ -557,7 +567,7 @@ func TestSupervisorReload(t *testing.T) {
 		mu.Unlock()
 		h.sigs <- syscall.SIGHUP
 		synctest.Wait()
-		got := h.notifications()
+		got := h.readiness()
 		if want := "READY=1\nSTATUS=" + reloadFailedStatus + "worker 1: 1 problem in api-paste.ini, the first: api-paste.ini:3: boom"; got[len(got)-1] != want {
 			t.Errorf("after a failed reload: %q, want %q", got[len(got)-1], want)
 		}
@@ -569,7 +579,7 @@ func TestSupervisorReload(t *testing.T) {
 		mu.Lock()
 		answers = map[int]string{0: "", 2: ""}
 		mu.Unlock()
-		before := len(h.notifications())
+		before := len(h.readiness())
 		h.sigs <- syscall.SIGHUP
 		synctest.Wait()
 		// Its replacement will not serve until told to.
@@ -580,12 +590,12 @@ func TestSupervisorReload(t *testing.T) {
 		})
 		st.of(0)[0].exit(1, 0)
 		synctest.Wait()
-		if got := h.notifications(); len(got) != before+1 {
+		if got := h.readiness(); len(got) != before+1 {
 			t.Errorf("the reload ended while worker 2 had not answered: %q", got[before:])
 		}
 		time.Sleep(reloadWait)
 		synctest.Wait()
-		if got := h.notifications(); len(got) != before+2 || got[before+1] != ready {
+		if got := h.readiness(); len(got) != before+2 || got[before+1] != ready {
 			t.Errorf("after the reload timeout: %q", got[before:])
 		}
 		h.wantLog("did not report the end of the reload in time", "workers=2")
