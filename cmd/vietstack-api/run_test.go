@@ -45,7 +45,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%s: stdout is not the usage text", arg)
 		}
 		for _, flag := range []string{"--config-file PATH", "--name NAME", "--bind-host HOST", "--bind-port PORT",
-			"--shutdown-delay DURATION", "--global KEY=VALUE", "--check", "--dump-graph", "--dump-kind KIND", "--graph FORMAT", "--list-factories",
+			"--shutdown-delay DURATION", "--workers N", "--global KEY=VALUE", "--check", "--dump-graph", "--dump-kind KIND", "--graph FORMAT", "--list-factories",
 			"--log-level LEVEL", "--log-format FORMAT", "--version", "-h, --help"} {
 			if !strings.Contains(stdout, flag) {
 				t.Errorf("--help does not document %q", flag)
@@ -142,6 +142,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--check=maybe"}, "--check"},
 		{[]string{"--shutdown-delay", "-1s"}, "--shutdown-delay -1s: must not be negative"},
 		{[]string{"--shutdown-delay", "soon"}, "--shutdown-delay"},
+		{[]string{"--workers", "0"}, "--workers 0: must be between 1 and 256"},
+		{[]string{"--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
 		{[]string{"--graph", "svg"}, `--graph "svg": want dot`},
 		{[]string{"--graph", "dot", "--check"}, "--check and --graph cannot be combined"},
 		{[]string{"--config-file", ""}, "--config-file: empty path"},
