@@ -41,6 +41,7 @@ type httpServerOptions struct {
 	MaxHeaderBytes    ByteSize      `ini:"max_header_bytes" default:"64KiB" doc:"largest request header block accepted"`
 	ShutdownTimeout   time.Duration `ini:"graceful_shutdown_timeout" default:"60s" doc:"how long in-flight requests may finish after a stop signal"`
 	ShutdownDelay     time.Duration `ini:"shutdown_delay" default:"0s" doc:"on a stop signal, keep serving this long first while healthchecks answer 503, so load balancers stop sending (--shutdown-delay overrides)"`
+	RefuseDuringDelay bool          `ini:"refuse_during_delay" default:"false" doc:"close the listener when the shutdown delay starts, not when it ends, so new connections are refused during it: for balancers that retry refused connections but check no health (nginx open source); behind one that does not retry, refusals become client errors, which the delay exists to avoid"`
 	MaxConnections    int           `ini:"max_connections" default:"0" doc:"open connections served at once per process; past it a new connection gets a fast 503 and is closed (0: 90% of the open-file limit, less 32)"`
 	Workers           int           `ini:"workers" default:"1" doc:"processes serving the one listening socket; each loads the pipeline, a crashed one is restarted (--workers overrides)"`
 	LogLevel          string        `ini:"log_level" doc:"log level debug, info, warn or error; applied again on every reload (default: --log-level)"`
@@ -92,6 +93,7 @@ func newHTTPServer(c *Config) (*ServerSettings, error) {
 		MaxHeaderBytes:    int(o.MaxHeaderBytes),
 		ShutdownTimeout:   o.ShutdownTimeout,
 		ShutdownDelay:     o.ShutdownDelay,
+		RefuseDuringDelay: o.RefuseDuringDelay,
 		MaxConnections:    o.MaxConnections,
 		Workers:           o.Workers,
 		LogLevel:          o.LogLevel,

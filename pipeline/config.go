@@ -105,6 +105,10 @@ type ServerSettings struct {
 	// ShutdownDelay is how long a stopping daemon keeps serving, its
 	// healthchecks answering 503, before it closes the listener.
 	ShutdownDelay time.Duration
+	// RefuseDuringDelay closes the listener when the shutdown delay
+	// starts instead of when it ends, so that new connections are
+	// refused during the delay (refuse_during_delay).
+	RefuseDuringDelay bool
 	// MaxConnections caps the connections one process serves at once;
 	// 0 lets the daemon derive the cap from its open-file limit.
 	MaxConnections int

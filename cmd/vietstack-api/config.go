@@ -209,11 +209,12 @@ func fillServerDefaults(st *pipeline.ServerSettings) {
 
 // sameSettings reports whether a and b agree on every setting that needs
 // a restart to change: all but the ones a reload applies (log_level,
-// shutdown_delay, graceful_shutdown_timeout).
+// shutdown_delay, refuse_during_delay, graceful_shutdown_timeout).
 func sameSettings(a, b *pipeline.ServerSettings) bool {
 	x, y := *a, *b
 	x.LogLevel, y.LogLevel = "", ""
 	x.ShutdownDelay, y.ShutdownDelay = 0, 0
+	x.RefuseDuringDelay, y.RefuseDuringDelay = false, false
 	x.ShutdownTimeout, y.ShutdownTimeout = 0, 0
 	return reflect.DeepEqual(x, y)
 }

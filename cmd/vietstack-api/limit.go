@@ -57,6 +57,7 @@ type limitListener struct {
 	open      atomic.Int64
 	rejected  atomic.Uint64
 	rejecters atomic.Int64
+	closed    atomic.Bool
 	wg        sync.WaitGroup // rejecting goroutines
 }
 
@@ -131,8 +132,15 @@ func (l *limitListener) Open() int64 { return l.open.Load() }
 func (l *limitListener) Rejected() uint64 { return l.rejected.Load() }
 
 // Close closes the listener and waits for the rejections in progress.
+// Only the first call closes; later ones wait and return nil, so that
+// http.Server.Shutdown does not report as a failure the close of a
+// listener the daemon closed itself at the start of the shutdown delay
+// (refuse_during_delay).
 func (l *limitListener) Close() error {
-	err := l.Listener.Close()
+	var err error
+	if l.closed.CompareAndSwap(false, true) {
+		err = l.Listener.Close()
+	}
 	l.wg.Wait()
 	return err
 }

@@ -41,11 +41,12 @@ type daemon struct {
 	drain    *healthcheck.Drain       // set when the daemon starts to stop
 	level    *slog.LevelVar           // the log level, set from settings
 	metrics  *daemonMetrics
-	notify   *notifier    // systemd's NOTIFY_SOCKET (no-op without)
-	watch    *watcher     // --watch, or nil
-	addr     string       // the address served, for status lines
-	active   atomic.Int64 // connections with a request in progress
-	mu       sync.Mutex   // serialises reloads; guards settings
+	notify   *notifier      // systemd's NOTIFY_SOCKET (no-op without)
+	watch    *watcher       // --watch, or nil
+	addr     string         // the address served, for status lines
+	ln       *limitListener // the listener served, closed early by refuse_during_delay; nil in tests
+	active   atomic.Int64   // connections with a request in progress
+	mu       sync.Mutex     // serialises reloads; guards settings
 }
 
 // newDaemon returns the daemon serving gen with the settings st, its
@@ -53,7 +54,7 @@ type daemon struct {
 // is not nil), its log level set from st. It does not listen.
 func newDaemon(src *source, gen *pipeline.Generation, st *pipeline.ServerSettings, proc *process, ln *limitListener) *daemon {
 	d := &daemon{src: src, log: src.logger, sw: pipeline.NewSwitch(gen), settings: st, drain: proc.drain,
-		level: proc.level, metrics: newDaemonMetrics(proc.metrics, ln)}
+		level: proc.level, metrics: newDaemonMetrics(proc.metrics, ln), ln: ln}
 	d.applyLogLevel(st)
 	return d
 }
@@ -61,6 +62,25 @@ func newDaemon(src *source, gen *pipeline.Generation, st *pipeline.ServerSetting
 // listenAddr is host:port of st.
 func listenAddr(st *pipeline.ServerSettings) string {
 	return net.JoinHostPort(st.Host, strconv.Itoa(st.Port))
+}
+
+// closeWhenDraining returns h with one addition: once drain is set (the
+// daemon starts to stop), every response carries "Connection: close", so
+// that net/http closes each keep-alive connection cleanly right after a
+// response, instead of Shutdown closing it later while idle, at the moment
+// a balancer may be writing the next request on it (which, for a POST, it
+// must not resend). Idle connections are left open until Shutdown; the
+// cost is one atomic load per request.
+func closeWhenDraining(h http.Handler, drain *healthcheck.Drain) http.Handler {
+	if drain == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if drain.IsSet() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // newHTTPServer returns the server for h with the limits of st. When
@@ -170,7 +190,7 @@ func serve(ctx context.Context, src *source, proc *process, stdout, stderr io.Wr
 			}
 		})
 	}
-	srv := newHTTPServer(d.sw, st, log, &d.active)
+	srv := newHTTPServer(closeWhenDraining(d.sw, d.drain), st, log, &d.active)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lln) }()
 	d.addr = ln.Addr().String()
@@ -258,20 +278,33 @@ func settle(ctx context.Context, reloads <-chan struct{}) bool {
 }
 
 // shutdown stops the server gracefully. Every healthcheck reports 503 from
-// now on; with --shutdown-delay the daemon first keeps serving for that
-// long so load balancers notice. Then it stops accepting, closes idle
-// connections and lets in-flight requests complete within the shutdown
-// timeout; past it, or on a second signal, it closes every connection.
+// now on, and every response closes its connection after it (see
+// closeWhenDraining); with --shutdown-delay the daemon first keeps serving
+// for that long so load balancers notice, accepting new connections unless
+// refuse_during_delay closed the listener at the start of the delay. Then
+// it stops accepting, closes idle connections and lets in-flight requests
+// complete within the shutdown timeout; past it, or on a second signal, it
+// closes every connection.
 func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan os.Signal, why string) int {
 	d.notify.Stopping("stopping (" + why + ")")
 	if d.drain != nil {
 		d.drain.Set()
 	}
 	d.mu.Lock()
-	delay, grace := d.settings.ShutdownDelay, d.settings.ShutdownTimeout
+	delay, grace, refuse := d.settings.ShutdownDelay, d.settings.ShutdownTimeout, d.settings.RefuseDuringDelay
 	d.mu.Unlock()
+	// Closing the listener ends srv.Serve with an accept error while the
+	// connections it accepted are still served; that error, and Shutdown's
+	// second close (a no-op, see limitListener.Close), are expected.
+	refused := refuse && delay > 0 && d.ln != nil
+	if refused {
+		if err := d.ln.Close(); err != nil {
+			d.log.Warn("closing the listener at the start of the delay", "err", err)
+		}
+	}
 	if delay > 0 {
-		d.log.Info("draining: healthchecks answer 503, still serving", "reason", why, "delay", delay.String())
+		d.log.Info("draining: healthchecks answer 503, still serving", "reason", why, "delay", delay.String(),
+			"refusing_new_connections", refused)
 		t := time.NewTimer(delay)
 	wait:
 		for {
@@ -300,7 +333,8 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 					"requests_cut", d.active.Load())
 				srv.Close()
 			}
-			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) &&
+				!(refused && errors.Is(err, net.ErrClosed)) {
 				d.log.Error("server error", "err", err)
 			}
 			d.log.Info("stopped")
@@ -348,9 +382,10 @@ func (d *daemon) reload(ctx context.Context) bool {
 			"serving", listenAddr(d.settings), "configured", listenAddr(st))
 	}
 	d.applyLogLevel(st)
-	// What a reload can apply: the log level and the shutdown timings.
+	// What a reload can apply: the log level and the shutdown settings.
 	d.settings.LogLevel = st.LogLevel
 	d.settings.ShutdownDelay = st.ShutdownDelay
+	d.settings.RefuseDuringDelay = st.RefuseDuringDelay
 	d.settings.ShutdownTimeout = st.ShutdownTimeout
 	d.metrics.reloaded(true)
 	d.sw.Swap(gen, reloadGrace)
