@@ -102,19 +102,20 @@ type hookSlot struct {
 
 // AddHeaderHook arranges for hook.BeforeHeader(s, header, arg) to run
 // exactly where a writer wrapper installed by the caller on w would add
-// its headers: when a final (>= 200) WriteHeader, a Write, a ReadFrom or
-// a Flush first reaches the root's writer, or, when nothing was written
-// by then, at the caller's EndHeaderHook. Hooks run innermost first: the
-// one added last runs first, as the innermost wrapper sees the status
-// first. A hook does not run when a panic reaches the root (the root's
-// 500 carries only its own headers, as it bypasses every wrapper).
+// its headers: when, after it was added, a final (>= 200) WriteHeader, a
+// Write, a ReadFrom or a Flush first reaches the root's writer, or, when
+// none did by then, at the caller's EndHeaderHook. Hooks run innermost
+// first: the one added last runs first, as the innermost wrapper sees
+// the status first. A hook does not run when a panic reaches the root
+// (the root's 500 carries only its own headers, as it bypasses every
+// wrapper).
 //
 // It reports -1 and arranges nothing when hook is nil or w is not the
-// root's writer (a filter further out wrapped it): that wrapper would see the status
-// before the root does, so the caller must wrap w itself to keep the
-// order. Otherwise it returns the id to pass to EndHeaderHook after the
-// caller's next handler returns. It allocates nothing for the first
-// two hooks of a request.
+// root's writer (a filter further out wrapped it): that wrapper would
+// see the status before the root does, so the caller must wrap w itself
+// to keep the order. Otherwise it returns the id to pass to
+// EndHeaderHook after the caller's next handler returns. It allocates
+// nothing for the first two hooks of a request.
 func (s *Request) AddHeaderHook(w http.ResponseWriter, hook HeaderHook, arg string) int {
 	if rw, ok := w.(*ResponseWriter); !ok || rw != s.w || hook == nil {
 		return -1
