@@ -8,10 +8,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -762,6 +764,97 @@ func TestE2EScaleOutRender(t *testing.T) {
 			if _, err := tt.render(broken, "/tmp/x", "127.0.0.1:1000", upstreams); err == nil ||
 				!strings.Contains(err.Error(), tt.file) {
 				t.Errorf("without %q: err = %v, want one naming %s", tt.strip, err, tt.file)
+			}
+		})
+	}
+}
+
+// TestE2ERefuseDuringDelay: refuse_during_delay, turned on by a reload,
+// closes the listening socket when the shutdown delay starts, in one
+// process and with --workers (each worker closes its copy, the supervisor
+// its own): new connections are refused during the delay, while a
+// kept-alive connection is still served, its response closing it. A
+// second SIGTERM ends the delay; the daemon exits 0 with no ERROR logged.
+func TestE2ERefuseDuringDelay(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "refuse.ini")
+			conf := func(refuse bool) string {
+				return fmt.Sprintf("[app:main]\nuse = egg:vietstack#hello\n\n[server:main]\nuse = egg:Paste#http\n"+
+					"shutdown_delay = 120s\nrefuse_during_delay = %v\nworkers = %d\n", refuse, workers)
+			}
+			writeFile(t, path, conf(false))
+			d := start(t, "--config-file", path)
+			if workers > 1 {
+				d.waitLog(`"msg":"all workers serve"`)
+			}
+			// Replaced whole, so that no process reads a partial file.
+			writeFile(t, path+".new", conf(true))
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+			d.signal(syscall.SIGHUP)
+			reloaded := `"msg":"reloaded"`
+			if workers > 1 {
+				reloaded = `"msg":"workers reloaded"`
+			}
+			d.waitLog(reloaded)
+
+			c, err := net.DialTimeout("tcp", d.addr, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			get := func() (*http.Response, error) {
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				req, _ := http.NewRequest("GET", d.url("/"), nil)
+				if err := req.Write(c); err != nil {
+					return nil, err
+				}
+				res, err := http.ReadResponse(r, req)
+				if err != nil {
+					return nil, err
+				}
+				_, err = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				return res, err
+			}
+			if res, err := get(); err != nil || res.StatusCode != 200 || res.Close {
+				t.Fatalf("before the stop: %v %v", res, err)
+			}
+
+			d.signal(syscall.SIGTERM)
+			deadline := time.Now().Add(30 * time.Second)
+			for strings.Count(d.logs.String(), `"refusing_new_connections":true`) < workers {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d workers did not start refusing:\n%s", workers, d.logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			for {
+				nc, err := net.DialTimeout("tcp", d.addr, 10*time.Second)
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					break
+				}
+				if err == nil {
+					nc.Close()
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("new connections not refused during the delay (last: %v):\n%s", err, d.logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if res, err := get(); err != nil || res.StatusCode != 200 || !res.Close {
+				t.Errorf("on the kept-alive connection during the delay: %v %v; want 200 with Connection: close", res, err)
+			}
+
+			d.signal(syscall.SIGTERM) // ends the delay
+			if code := d.wait(60 * time.Second); code != 0 {
+				t.Errorf("exit %d:\n%s", code, d.logs.String())
+			}
+			if logs := d.logs.String(); strings.Contains(logs, "grace period over") || strings.Contains(logs, `"level":"ERROR"`) {
+				t.Errorf("unclean stop:\n%s", logs)
 			}
 		})
 	}
