@@ -315,12 +315,13 @@ func (st *state) Value(key any) any {
 //     handler runs, and RFC 9112 §6.1 requires closing the connection
 //     after such a request; as the two cannot be told apart here, every
 //     chunked upload costs its client a reconnect;
-//   - an HTTP/1.0 request whose method may carry a body (anything but GET,
-//     HEAD, OPTIONS, DELETE and TRACE) without a Content-Length header.
-//     net/http ignores and deletes Transfer-Encoding on HTTP/1.0 (Go issue
-//     12785) and reads such a request as having no body, so chunk bytes
-//     behind it would otherwise be parsed as the next request; closing
-//     discards them.
+//   - an HTTP/1.0 request of any method but GET and HEAD. net/http ignores
+//     and deletes Transfer-Encoding on HTTP/1.0 (Go issue 12785) and frames
+//     the body by Content-Length alone (none: no body), so chunk bytes
+//     behind such a request would otherwise be parsed as the next request;
+//     RFC 9112 §6.1 asks to treat HTTP/1.0 with Transfer-Encoding as faulty
+//     framing and close. As the header is gone, every HTTP/1.0 request that
+//     may carry a body closes; keep-alive HTTP/1.0 GET and HEAD (ab -k) stay.
 //
 // Plain requests (any GET, HTTP/1.1 with Content-Length, HTTP/2) keep
 // their connection and cost no extra allocation.
@@ -380,12 +381,7 @@ func suspectFraming(r *http.Request) bool {
 	if r.ProtoMinor != 0 {
 		return false
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodTrace:
-		return false
-	}
-	_, hasLength := r.Header["Content-Length"]
-	return !hasLength
+	return r.Method != http.MethodGet && r.Method != http.MethodHead
 }
 
 func (h *root) finish(st *state, r *http.Request) {
