@@ -78,7 +78,7 @@ func NewRegistry() *Registry {
 		}, []string{"pipeline", "route", "method", "class"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "vietstack", Subsystem: "http", Name: "request_duration_seconds",
-			Help:    "Time from entering the metrics filter until the handler returned.",
+			Help:    "Time from the request's arrival in the pipeline (at the metrics filter without a root) until the handler returned.",
 			Buckets: DurationBuckets,
 		}, []string{"pipeline", "route"}),
 		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -316,7 +316,14 @@ func (f *filter) wrap(next http.Handler) http.Handler {
 			w = rec
 		}
 		f.inflight.Inc()
-		start := time.Now()
+		// The root already read the clock when the request arrived: one
+		// clock read less per request (~140 ns on a kvm-clock VM).
+		var start time.Time
+		if st != nil {
+			start = st.Start
+		} else {
+			start = time.Now()
+		}
 		returned := false
 		defer func() {
 			// Deferred so that a panic passing through (answered 500 by
