@@ -387,6 +387,15 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	conn := startSlowRequest(t, d.addr)
 	d.signal(syscall.SIGTERM)
 	d.waitLog(`"msg":"shutting down"`)
+	checkDrain(t, d, conn, 10*time.Second)
+}
+
+// checkDrain checks a daemon stopping with conn's request (from
+// startSlowRequest) in flight: new connections are refused, the daemon
+// waits, the request then gets its complete answer and the daemon exits 0
+// within limit.
+func checkDrain(t *testing.T, d *daemonProc, conn net.Conn, limit time.Duration) {
+	t.Helper()
 	refused := false
 	for range 100 {
 		c, err := net.DialTimeout("tcp", d.addr, time.Second)
@@ -408,7 +417,7 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	if _, err := io.WriteString(conn, "world"); err != nil {
 		t.Fatal(err)
 	}
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	conn.SetReadDeadline(time.Now().Add(limit))
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("in-flight request: %v", err)
@@ -417,7 +426,7 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), "/slow") {
 		t.Errorf("in-flight request: %d %q", res.StatusCode, body)
 	}
-	if code := d.wait(10 * time.Second); code != 0 {
+	if code := d.wait(limit); code != 0 {
 		t.Errorf("exit %d after SIGTERM:\n%s", code, d.logs.String())
 	}
 }

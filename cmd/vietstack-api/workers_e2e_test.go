@@ -443,39 +443,7 @@ func TestE2EWorkersGracefulStop(t *testing.T) {
 		conn := startSlowRequest(t, d.addr)
 		d.signal(syscall.SIGTERM)
 		waitShuttingDown(d, 2)
-		refused := false
-		for range 100 {
-			c, err := net.DialTimeout("tcp", d.addr, time.Second)
-			if err != nil {
-				refused = true
-				break
-			}
-			c.Close()
-			time.Sleep(10 * time.Millisecond)
-		}
-		if !refused {
-			t.Errorf("new connections still accepted after SIGTERM")
-		}
-		select {
-		case code := <-d.exited:
-			t.Fatalf("exited (%d) with a request in flight", code)
-		default:
-		}
-		if _, err := io.WriteString(conn, "world"); err != nil {
-			t.Fatal(err)
-		}
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("in-flight request: %v", err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 || !strings.Contains(string(body), "/slow") {
-			t.Errorf("in-flight request: %d %q", res.StatusCode, body)
-		}
-		if code := d.wait(20 * time.Second); code != 0 {
-			t.Errorf("exit %d:\n%s", code, d.logs.String())
-		}
+		checkDrain(t, d, conn, 20*time.Second)
 	})
 
 	t.Run("second signal", func(t *testing.T) {
