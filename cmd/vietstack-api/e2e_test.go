@@ -446,8 +446,9 @@ func TestE2EShutdownGrace(t *testing.T) {
 	if took := time.Since(begin); took < 900*time.Millisecond || took > 3*time.Second {
 		t.Errorf("stopped after %v, want about the 1s grace period", took)
 	}
-	if !strings.Contains(d.logs.String(), "grace period over") {
-		t.Errorf("no log of the cut requests:\n%s", d.logs.String())
+	if logs := d.logs.String(); !strings.Contains(logs, "grace period over") ||
+		!strings.Contains(logs, `"in_flight":1`) || !strings.Contains(logs, `"requests_cut":1`) {
+		t.Errorf("no log of the request in flight and cut:\n%s", logs)
 	}
 }
 
@@ -468,7 +469,8 @@ func TestE2ESecondSignal(t *testing.T) {
 	if took := time.Since(begin); took > 2*time.Second {
 		t.Errorf("stopped %v after the second signal", took)
 	}
-	if !strings.Contains(d.logs.String(), "second signal; closing every connection now") {
+	if !strings.Contains(d.logs.String(), "second signal; closing every connection now") ||
+		!strings.Contains(d.logs.String(), `"requests_cut":1`) {
 		t.Errorf("second signal not logged:\n%s", d.logs.String())
 	}
 }
