@@ -44,6 +44,10 @@ type Request struct {
 	// noauth, keystonecontext) established it; nil before that.
 	Identity *Identity
 
+	// end is the cached result of End; ended reports it was read.
+	end   time.Time
+	ended bool
+
 	// w is the response writer the root created.
 	w *ResponseWriter
 	// url is the request's private URL copy, so routing can rewrite the
@@ -58,6 +62,34 @@ type ctxKey struct{}
 func RequestFrom(r *http.Request) *Request {
 	s, _ := r.Context().Value(ctxKey{}).(*Request)
 	return s
+}
+
+// End returns the time the request's handling ended, for filters that
+// time the request (metrics, access logs) once their next handler has
+// returned or panicked. The clock is read on the first call of a request
+// and every later call returns that same time, so the filters of one
+// pipeline share one clock read: each sees the end as the innermost
+// caller saw it, which is earlier than its own next handler's return by
+// the few hundred nanoseconds the filters in between take.
+//
+// End reads only the monotonic clock: it is Start plus the monotonic time
+// elapsed since Start, so End().Sub(Start) is the elapsed time even when
+// the wall clock is stepped meanwhile, and End's wall-clock reading is
+// Start's plus that elapsed time (not a fresh wall-clock reading). With a
+// zero Start (a Request not made by a root) it returns time.Now().
+//
+// Call it only after the handler below has returned: an earlier call
+// fixes the end for every filter further out.
+func (s *Request) End() time.Time {
+	if !s.ended {
+		s.ended = true
+		if s.Start.IsZero() {
+			s.end = time.Now()
+		} else {
+			s.end = s.Start.Add(time.Since(s.Start))
+		}
+	}
+	return s.end
 }
 
 // Status returns the response status the handlers chose so far (0 before

@@ -441,3 +441,41 @@ func TestHeaderValue(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestEnd checks End's contract: read once per request, after the
+// handler's own work, shared by every later caller, with Start's clock.
+func TestRequestEnd(t *testing.T) {
+	var inner, outer time.Time
+	var st *Request
+	var lastInside time.Time
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st = RequestFrom(r)
+		lastInside = time.Now()
+	})
+	timing := func(out *time.Time, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			*out = RequestFrom(r).End()
+		})
+	}
+	h := Root(timing(&outer, timing(&inner, app)))
+	for i := range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if !inner.Equal(outer) || inner != outer {
+			t.Fatalf("request %d: outer filter's end %v, inner's %v: not the one shared reading", i, outer, inner)
+		}
+		if inner.Before(lastInside) || inner.Before(st.Start) {
+			t.Errorf("request %d: end %v before the handler's last clock read %v or the start %v", i, inner, lastInside, st.Start)
+		}
+		if inner.Location() != st.Start.Location() || inner.Round(0).Sub(st.Start.Round(0)) != inner.Sub(st.Start) {
+			t.Errorf("request %d: end's wall clock %v is not Start's plus the elapsed time", i, inner)
+		}
+	}
+	// A Request not made by a root reads the clock once, like a root's.
+	var s Request
+	before := time.Now()
+	e := s.End()
+	if e.Before(before) || s.End() != e {
+		t.Errorf("zero-Start End %v (before %v), again %v", e, before, s.End())
+	}
+}

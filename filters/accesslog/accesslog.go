@@ -1,7 +1,8 @@
 // Package accesslog provides the "request_log" filter: one structured
 // access-log line per request, in the spirit of nova's request_log.
 //
-// Each line has the time the answer finished, the client address (the one
+// Each line has the time the answer finished (behind a generation root,
+// the request's shared end, pipeline.Request.End), the client address (the one
 // trusted proxy parsing derived, without its port), the method, the path
 // (SCRIPT_NAME + PATH_INFO, percent-decoded; the query string is never
 // logged, since it can carry credentials), the status, the response body
@@ -145,7 +146,12 @@ type logger struct {
 }
 
 func (l *logger) log(r *http.Request, st *pipeline.Request, tw *pipeline.StatusRecorder, start time.Time, panicking bool) {
-	now := time.Now()
+	var now time.Time
+	if st != nil {
+		now = st.End() // shared with a metrics filter further in: one clock read
+	} else {
+		now = time.Now()
+	}
 	var (
 		status         int
 		bytes          int64

@@ -3,12 +3,14 @@ package metrics_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -287,5 +289,54 @@ func TestPanicCountedAndGaugeBalanced(t *testing.T) {
 	}
 	if got := counts(fams["vietstack_http_requests_in_flight"]); got["pipeline=p"] != 0 {
 		t.Errorf("in-flight gauge %v after panics, want 0", got)
+	}
+}
+
+// TestInFlightGauge scrapes while requests are inside two filters with
+// different pipeline labels: the gauge counts them per label, keeps the
+// name, type and help of the metric, and drops back to 0.
+func TestInFlightGauge(t *testing.T) {
+	m := metrics.NewRegistry()
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inside <- struct{}{}
+		<-release
+	})
+	var hs []http.Handler
+	for _, p := range []string{"a", "b"} {
+		mw, err := m.Middleware(metrics.Options{Pipeline: p, MaxRoutes: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, pipeline.Root(mw(app)))
+	}
+	// A second filter with label "a" (a rebuilt pipeline) shares its gauge.
+	mw, _ := m.Middleware(metrics.Options{Pipeline: "a", MaxRoutes: 4})
+	hs = append(hs, pipeline.Root(mw(app)))
+	done := make(chan struct{})
+	for _, h := range []http.Handler{hs[0], hs[0], hs[1], hs[2]} {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		}()
+	}
+	for range 4 {
+		<-inside
+	}
+	fams := scrape(t, m.Handler(1, time.Minute))
+	f := fams["vietstack_http_requests_in_flight"]
+	if f.GetType() != dto.MetricType_GAUGE || f.GetHelp() != "Requests inside the metrics filter now." {
+		t.Errorf("in-flight family: type %v help %q", f.GetType(), f.GetHelp())
+	}
+	if got, want := counts(f), map[string]float64{"pipeline=a": 3, "pipeline=b": 1}; !maps.Equal(got, want) {
+		t.Errorf("in flight %v, want %v", got, want)
+	}
+	close(release)
+	for range 4 {
+		<-done
+	}
+	if got, want := counts(scrape(t, m.Handler(1, time.Minute))["vietstack_http_requests_in_flight"]), map[string]float64{"pipeline=a": 0, "pipeline=b": 0}; !maps.Equal(got, want) {
+		t.Errorf("in flight after the requests %v, want %v", got, want)
 	}
 }
