@@ -50,16 +50,18 @@ func TestAllocsPassThroughChain(t *testing.T) {
 	if a1 != a10 {
 		t.Errorf("root + 1 filter: %v allocs, root + 10 filters: %v allocs; filters must add none", a1, a10)
 	}
-	// One state allocation (which is also the context), one request copy.
+	// One state allocation: the Request, the writer, the context and the
+	// request copy.
+	t.Logf("root + 10 filters: %v allocs/op", a10)
 	if a10 > rootAllocBudget {
 		t.Errorf("root: %v allocs/op, budget %d", a10, rootAllocBudget)
 	}
 }
 
 // rootAllocBudget is the documented per-request allocation cost of Root:
-// the shared state (Request, writer, URL copy and context in one object)
-// and the request copy WithContext makes.
-const rootAllocBudget = 2
+// the shared state (Request, writer, URL copy, context and the request
+// copy WithContext makes, in one object).
+const rootAllocBudget = 1
 
 func TestAllocsSwitch(t *testing.T) {
 	w := &nopWriter{h: http.Header{}}

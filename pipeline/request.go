@@ -17,8 +17,8 @@ import (
 // Request is the per-request state shared by every filter and the app of a
 // pipeline, the Go counterpart of a WSGI environ's extra keys. The root
 // handler of a generation attaches exactly one Request to each request (in
-// one allocation with its response writer, which is also the request's
-// context), so filters never need their own context values, and filters
+// one allocation with its response writer and the request copy the
+// pipeline sees; the allocation is also the request's context), so filters never need their own context values, and filters
 // that add response headers need no writer wrapper (AddHeaderHook).
 //
 // A Request belongs to one request and must only be used by the goroutine
@@ -44,9 +44,8 @@ type Request struct {
 	// noauth, keystonecontext) established it; nil before that.
 	Identity *Identity
 
-	// end is the cached result of End; ended reports it was read.
-	end   time.Time
-	ended bool
+	// end is the cached result of End (zero before the first call).
+	end time.Time
 
 	// w is the response writer the root created.
 	w *ResponseWriter
@@ -81,8 +80,7 @@ func RequestFrom(r *http.Request) *Request {
 // Call it only after the handler below has returned: an earlier call
 // fixes the end for every filter further out.
 func (s *Request) End() time.Time {
-	if !s.ended {
-		s.ended = true
+	if s.end.IsZero() {
 		if s.Start.IsZero() {
 			s.end = time.Now()
 		} else {
@@ -310,13 +308,15 @@ func (w *ResponseWriter) Flush() { _ = w.FlushError() }
 // Unwrap returns the wrapped writer (for http.ResponseController).
 func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// state bundles the Request, its writer and the context the root gives
-// the request in one allocation: it is a context.Context whose Value
+// state bundles the Request, its writer, the context the root gives the
+// request and the request copy carrying that context in one allocation:
+// it is a context.Context whose Value
 // answers RequestFrom's key and asks the server's context for any other.
 type state struct {
 	context.Context // the server's request context
 	req             Request
 	w               ResponseWriter
+	r               http.Request // the request the pipeline sees
 }
 
 // Value returns the Request for RequestFrom's key, else the server
@@ -380,7 +380,11 @@ func (h *root) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.req.url = *r.URL
 	}
 	dropUnderscoreHeaders(r.Header)
-	r2 := r.WithContext(st)
+	// The copy WithContext makes does not escape (it is inlined and copied
+	// at once), so the request the pipeline sees lives in the state: one
+	// allocation per request instead of two.
+	st.r = *r.WithContext(st)
+	r2 := &st.r
 	r2.URL = &st.req.url
 	defer h.finish(st, r2)
 	h.next.ServeHTTP(&st.w, r2)
