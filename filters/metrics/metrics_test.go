@@ -340,3 +340,19 @@ func TestInFlightGauge(t *testing.T) {
 		t.Errorf("in flight after the requests %v, want %v", got, want)
 	}
 }
+
+// BenchmarkMetricsParallel is BenchmarkMetrics from GOMAXPROCS goroutines:
+// the in-flight gauge and the counters are shared by every core.
+func BenchmarkMetricsParallel(b *testing.B) {
+	m := metrics.NewRegistry()
+	mw, _ := m.Middleware(metrics.Options{Pipeline: "p", MaxRoutes: 8})
+	h := pipeline.Root(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest("GET", "/x", nil)
+		w := &nopWriter{h: http.Header{}}
+		for pb.Next() {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
