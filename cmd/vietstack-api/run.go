@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/vietstack/vietstack-api/apps"
@@ -80,7 +81,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.check:
 		return check(ctx, src, stdout, stderr)
 	}
+	tuneGC(os.Getenv)
 	return serve(ctx, src, proc, stdout, stderr)
+}
+
+// serveGCPercent is the garbage collector's target when serving: the heap
+// may grow to three times the live heap between collections instead of
+// two. Per request the daemon allocates little that lives, so this halves
+// the collections; measured with make bench-e2e (nova-like, 50
+// connections) it cut the extra CPU per request over a bare net/http
+// server from +9..+11 µs to +5..+6.5 µs, for RSS 22.5 MiB instead of 18.7
+// (GOGC=400: +0.1..+3.6 µs but 30 MiB, over the 25 MiB budget).
+const serveGCPercent = 200
+
+// tuneGC sets the collector's target to serveGCPercent unless the
+// operator chose one with the GOGC environment variable; GOMEMLIMIT, when
+// set, still bounds the heap as the runtime documents.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(serveGCPercent)
 }
 
 // process is what the serving daemon shares with the factories it builds

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -746,5 +747,18 @@ func TestDescribe(t *testing.T) {
 	}
 	if d := cmp.Diff(want, lines); d != "" {
 		t.Errorf("--check summary (-want +got):\n%s", d)
+	}
+}
+
+func TestTuneGC(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	tuneGC(func(string) string { return "50" }) // the operator's GOGC wins
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set: GC percent %d, want it untouched (100)", got)
+	}
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != serveGCPercent {
+		t.Errorf("GC percent %d, want %d", got, serveGCPercent)
 	}
 }
