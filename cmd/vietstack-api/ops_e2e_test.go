@@ -168,41 +168,12 @@ func TestE2ESocketActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
 	addr := ln.Addr().String()
 	path := filepath.Join(t.TempDir(), "api-paste.ini")
 	// The configured port is taken: binding it would fail.
 	writeFile(t, path, strings.Replace(string(vietstack.DefaultConfig()), "port = 8080", "port = "+addr[strings.LastIndexByte(addr, ':')+1:], 1))
 
-	d := &daemonProc{t: t, exited: make(chan int, 1)}
-	// sh execs the daemon, so $$ is the daemon's pid, as systemd sets it.
-	d.cmd = exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, binary(t), "--config-file", path, "--log-format", "json")
-	d.cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
-	d.cmd.ExtraFiles = []*os.File{f}
-	d.cmd.Stderr = &d.logs
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	ln.Close() // the daemon holds the only copy now
-	go func() {
-		d.cmd.Wait()
-		d.exited <- d.cmd.ProcessState.ExitCode()
-	}()
-	t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			d.cmd.Process.Kill()
-			<-d.exited
-		}
-		checkLogs(t, d.logs.String())
-	})
-	d.addr = servingAddr(t, d.logs.String, d.exited)
-	if d.addr != addr {
-		t.Fatalf("serving on %s, not on the passed socket %s", d.addr, addr)
-	}
+	d := startActivated(t, ln, path)
 	if !strings.Contains(d.logs.String(), "socket passed by systemd") {
 		t.Errorf("no socket activation line:\n%s", d.logs.String())
 	}
@@ -255,4 +226,45 @@ func TestE2EWatch(t *testing.T) {
 	if code := d.wait(10 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
 	}
+}
+
+// startActivated starts the daemon on the configuration at path as systemd
+// socket activation does: ln passed as file descriptor 3 with LISTEN_FDS=1
+// and LISTEN_PID the daemon's pid. It closes the test's copies of ln, so
+// the daemon holds the only one, and fails the test unless the daemon
+// serves on ln's address.
+func startActivated(t *testing.T, ln net.Listener, path string) *daemonProc {
+	t.Helper()
+	addr := ln.Addr().String()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemonProc{t: t, exited: make(chan int, 1)}
+	// sh execs the daemon, so $$ is the daemon's pid, as systemd sets it.
+	d.cmd = exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, binary(t), "--config-file", path, "--log-format", "json")
+	d.cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
+	d.cmd.ExtraFiles = []*os.File{f}
+	d.cmd.Stderr = &d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ln.Close() // the daemon holds the only copy now
+	go func() {
+		d.cmd.Wait()
+		d.exited <- d.cmd.ProcessState.ExitCode()
+	}()
+	t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			d.cmd.Process.Kill()
+			<-d.exited
+		}
+		checkLogs(t, d.logs.String())
+	})
+	d.addr = servingAddr(t, d.logs.String, d.exited)
+	if d.addr != addr {
+		t.Fatalf("serving on %s, not on the passed socket %s", d.addr, addr)
+	}
+	return d
 }

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -511,41 +510,12 @@ func TestE2EWorkersSocketActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
 	addr := ln.Addr().String()
 	_, port, _ := net.SplitHostPort(addr)
 	path := filepath.Join(t.TempDir(), "api-paste.ini")
 	writeFile(t, path, fmt.Sprintf(workersINI, "activated", "port = "+port+"\nworkers = 2"))
 
-	d := &daemonProc{t: t, exited: make(chan int, 1)}
-	// sh execs the daemon, so $$ is the daemon's pid, as systemd sets it.
-	d.cmd = exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, binary(t), "--config-file", path, "--log-format", "json")
-	d.cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
-	d.cmd.ExtraFiles = []*os.File{f}
-	d.cmd.Stderr = &d.logs
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	ln.Close() // the daemon holds the only copy now
-	go func() {
-		d.cmd.Wait()
-		d.exited <- d.cmd.ProcessState.ExitCode()
-	}()
-	t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			d.cmd.Process.Kill()
-			<-d.exited
-		}
-		checkLogs(t, d.logs.String())
-	})
-	d.addr = servingAddr(t, d.logs.String, d.exited)
-	if d.addr != addr {
-		t.Fatalf("serving on %s, not on the passed socket %s", d.addr, addr)
-	}
+	d := startActivated(t, ln, path)
 	d.waitLog(`"msg":"all workers serve"`)
 	if n := len(logLines(d.logs.String(), "using the socket passed by systemd")); n != 1 {
 		t.Errorf("%d socket activation lines, want the supervisor's alone:\n%s", n, d.logs.String())
