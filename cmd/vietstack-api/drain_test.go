@@ -132,30 +132,18 @@ func TestShutdownRefuseDuringDelay(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		name := map[bool]string{false: "accepting", true: "refusing"}[refuse]
 		t.Run(name, func(t *testing.T) {
-			o, err := parseArgs(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var logs syncBuffer
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
-			src := newSource(o, newRegistry(), logger)
-			gen, _, errs := src.buildApp(context.Background())
-			if errs != nil {
-				t.Fatal(errs)
-			}
-			st, _, errs := src.serverSettings()
-			if errs != nil {
-				t.Fatal(errs)
-			}
-			st.ShutdownDelay = time.Hour // ended by the second signal below
-			st.RefuseDuringDelay = refuse
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			lln := newLimitListener(ln, 100)
 			proc := &process{drain: &healthcheck.Drain{}, metrics: metrics.NewRegistry(), level: new(slog.LevelVar)}
-			d := newDaemon(src, gen, st, proc, lln)
+			d := newTestDaemon(t, nil, logger, proc, lln)
+			st := d.settings
+			st.ShutdownDelay = time.Hour // ended by the second signal below
+			st.RefuseDuringDelay = refuse
 			defer func() { d.sw.Current().Close() }()
 			srv := newHTTPServer(closeWhenDraining(d.sw, d.drain), st, logger, &d.active)
 			serveErr := make(chan error, 1)

@@ -100,23 +100,11 @@ func TestReloadRace(t *testing.T) {
 	}))
 	backendURL := "http://" + backend.Listener.Addr().String()
 
-	o, err := parseArgs([]string{"--config-file", path, "--global", "backend=" + backendURL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Warnings and errors only: 2,000 info lines would grow the heap.
 	var logs syncBuffer
-	src := newSource(o, newRegistry(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	gen, _, errs := src.buildApp(context.Background())
-	if errs != nil {
-		t.Fatal(errs)
-	}
-	st, _, errs := src.serverSettings()
-	if errs != nil {
-		t.Fatal(errs)
-	}
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	proc := &process{metrics: metrics.NewRegistry(), level: new(slog.LevelVar)}
-	d := newDaemon(src, gen, st, proc, nil)
+	d := newTestDaemon(t, []string{"--config-file", path, "--global", "backend=" + backendURL}, logger, proc, nil)
 
 	baseGoroutines, baseFDs, baseHeap := runtime.NumGoroutine(), openFDs(t), heapInuse()
 

@@ -617,24 +617,11 @@ func TestReload(t *testing.T) {
 		}
 	}
 	write(string(vietstack.DefaultConfig()))
-	o, err := parseArgs([]string{"--config-file", path})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	src := newSource(o, newRegistry(), logger)
-	gen, _, errs := src.buildApp(context.Background())
-	if errs != nil {
-		t.Fatal(errs)
-	}
-	st, _, errs := src.serverSettings()
-	if errs != nil {
-		t.Fatal(errs)
-	}
 	proc := &process{metrics: metrics.NewRegistry(), level: new(slog.LevelVar)}
-	port := st.Port
-	d := newDaemon(src, gen, st, proc, nil)
+	d := newTestDaemon(t, []string{"--config-file", path}, logger, proc, nil)
+	port := d.settings.Port
 	reloads := func() string {
 		mfs, err := proc.metrics.Prometheus().Gather()
 		if err != nil {
@@ -761,4 +748,27 @@ func TestTuneGC(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != serveGCPercent {
 		t.Errorf("GC percent %d, want %d", got, serveGCPercent)
 	}
+}
+
+// newTestDaemon builds what serve builds before it serves, from the
+// command line args, logging to logger: the source, the first generation,
+// the server settings and the daemon over them (see newDaemon for proc and
+// ln). The caller closes the generation it serves (d.sw.Current()).
+func newTestDaemon(t *testing.T, args []string, logger *slog.Logger, proc *process, ln *limitListener) *daemon {
+	t.Helper()
+	o, err := parseArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(o, newRegistry(), logger)
+	gen, _, errs := src.buildApp(context.Background())
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	st, _, errs := src.serverSettings()
+	if errs != nil {
+		gen.Close()
+		t.Fatal(errs)
+	}
+	return newDaemon(src, gen, st, proc, ln)
 }
