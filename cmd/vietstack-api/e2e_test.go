@@ -92,6 +92,16 @@ func start(t *testing.T, args ...string) *daemonProc {
 	d.cmd = exec.Command(binary(t), args...)
 	d.cmd.Stderr = &d.logs
 	d.cmd.Stdout = io.Discard
+	d.launch(t, true)
+	return d
+}
+
+// launch starts d.cmd, collects its exit status in d.exited and waits
+// until it announces that it serves (d.addr). At the end of the test it
+// kills the daemon if it still runs and checks its log with checkLogs
+// and, with noErrors, for ERROR lines unless d.allowErrors.
+func (d *daemonProc) launch(t *testing.T, noErrors bool) {
+	t.Helper()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +115,11 @@ func start(t *testing.T, args ...string) *daemonProc {
 			<-d.exited
 		}
 		checkLogs(t, d.logs.String())
-		if !d.allowErrors && strings.Contains(d.logs.String(), `"level":"ERROR"`) {
+		if noErrors && !d.allowErrors && strings.Contains(d.logs.String(), `"level":"ERROR"`) {
 			t.Errorf("unexpected ERROR in the daemon log:\n%s", d.logs.String())
 		}
 	})
 	d.addr = servingAddr(t, d.logs.String, d.exited)
-	return d
 }
 
 // checkLogs fails on what must never appear in the daemon's log: a Go

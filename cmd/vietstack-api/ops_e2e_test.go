@@ -246,23 +246,9 @@ func startActivated(t *testing.T, ln net.Listener, path string) *daemonProc {
 	d.cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
 	d.cmd.ExtraFiles = []*os.File{f}
 	d.cmd.Stderr = &d.logs
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	d.launch(t, false)
 	f.Close()
 	ln.Close() // the daemon holds the only copy now
-	go func() {
-		d.cmd.Wait()
-		d.exited <- d.cmd.ProcessState.ExitCode()
-	}()
-	t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			d.cmd.Process.Kill()
-			<-d.exited
-		}
-		checkLogs(t, d.logs.String())
-	})
-	d.addr = servingAddr(t, d.logs.String, d.exited)
 	if d.addr != addr {
 		t.Fatalf("serving on %s, not on the passed socket %s", d.addr, addr)
 	}
