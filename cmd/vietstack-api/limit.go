@@ -40,10 +40,23 @@ const rejectWait = 250 * time.Millisecond
 // rejections themselves; at least 16.
 func defaultMaxConnections() int {
 	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<24 {
-		return 1 << 23
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return maxConnectionsFor(1 << 63)
 	}
-	return max(int(lim.Cur-64)/2, 16)
+	return maxConnectionsFor(lim.Cur)
+}
+
+// maxConnectionsFor is the default max_connections under an open-file
+// limit of nofile (see defaultMaxConnections); an unlimited or huge limit
+// gives 8 Mi.
+func maxConnectionsFor(nofile uint64) int {
+	switch {
+	case nofile > 1<<24:
+		return 1 << 23
+	case nofile < 96:
+		return 16
+	}
+	return int(nofile-64) / 2
 }
 
 // limitListener caps the connections accepted from its net.Listener that

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -94,7 +95,17 @@ func TestLimitListener(t *testing.T) {
 }
 
 func TestDefaultMaxConnections(t *testing.T) {
-	if n := defaultMaxConnections(); n < 16 {
-		t.Errorf("defaultMaxConnections() = %d", n)
+	for nofile, want := range map[uint64]int{
+		256: 96, 1024: 480, 65536: 32736, 100: 18, 64: 16, 10: 16, 1 << 30: 1 << 23, 1<<64 - 1: 1 << 23,
+	} {
+		if got := maxConnectionsFor(nofile); got != want {
+			t.Errorf("maxConnectionsFor(%d) = %d, want %d", nofile, got, want)
+		}
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		if got, want := defaultMaxConnections(), maxConnectionsFor(lim.Cur); got != want {
+			t.Errorf("defaultMaxConnections() = %d, want %d for the limit %d", got, want, lim.Cur)
+		}
 	}
 }
