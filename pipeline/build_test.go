@@ -295,3 +295,29 @@ func TestGenerationCloseErrors(t *testing.T) {
 		t.Errorf("second Close = %v", err)
 	}
 }
+
+// A factory called outside a build (tests, programs embedding one factory)
+// registers its closers on the Config; Config.Close runs them in reverse
+// order. Inside a build they go to the generation instead.
+func TestConfigCloseOutsideBuild(t *testing.T) {
+	var order []string
+	c := &Config{Name: "filter:x"}
+	c.OnClose(func() error { order = append(order, "first"); return errors.New("one") })
+	c.OnClose(func() error { order = append(order, "second"); return nil })
+	if err := c.Close(); err == nil || err.Error() != "one" {
+		t.Errorf("Close = %v, want one", err)
+	}
+	if strings.Join(order, ",") != "second,first" {
+		t.Errorf("closers ran in order %v, want second,first", order)
+	}
+	if err := c.Close(); err != nil || len(order) != 2 {
+		t.Errorf("second Close = %v, ran %v", err, order)
+	}
+
+	b := &builder{}
+	c = &Config{b: b}
+	c.OnClose(func() error { return nil })
+	if len(b.closers) != 1 || len(c.closers) != 0 {
+		t.Errorf("inside a build: builder has %d closers, Config %d; want 1, 0", len(b.closers), len(c.closers))
+	}
+}

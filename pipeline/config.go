@@ -29,6 +29,8 @@ type Config struct {
 
 	node *paste.Node
 	b    *builder
+	// closers are what OnClose registered on a Config outside a build.
+	closers []func() error
 }
 
 // Errorf returns a positioned error about option key (or about the whole
@@ -53,10 +55,26 @@ func (c *Config) errorf(key string, err error) *paste.Error {
 // stop background work and release OS resources but stay safe for a
 // straggling request that still uses the object. Closers run in reverse
 // order of registration.
+//
+// On a Config that is not part of a build (a factory called directly, as
+// tests and programs embedding one factory do) the closers are kept by the
+// Config itself, and its caller runs them with Close.
 func (c *Config) OnClose(fn func() error) {
 	if c.b != nil {
 		c.b.closers = append(c.b.closers, fn)
+		return
 	}
+	c.closers = append(c.closers, fn)
+}
+
+// Close runs, in reverse order of registration, the closers OnClose
+// registered on a Config that is not part of a build, and returns their
+// errors joined; a second call does nothing. Within a build the generation
+// owns the closers and Close does nothing: Generation.Close runs them.
+func (c *Config) Close() error {
+	cs := c.closers
+	c.closers = nil
+	return runClosers(cs)
 }
 
 // LoadApp resolves and builds name as an application, as Paste's
