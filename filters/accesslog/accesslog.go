@@ -143,6 +143,13 @@ func New(s *Sink, text bool) pipeline.Middleware {
 type logger struct {
 	sink *Sink
 	text bool
+
+	// sec and secText cache the text of the last second appendTime
+	// formatted ("2006-01-02T15:04:05."), so that lines of the same second
+	// only format their microseconds. Guarded by the sink's lock, which
+	// log holds while it formats.
+	sec     int64
+	secText []byte
 }
 
 func (l *logger) log(r *http.Request, st *pipeline.Request, tw *pipeline.StatusRecorder, start time.Time, panicking bool) {
@@ -182,7 +189,7 @@ func (l *logger) log(r *http.Request, st *pipeline.Request, tw *pipeline.StatusR
 	}
 	if l.text {
 		b = append(b, "time="...)
-		b = now.UTC().AppendFormat(b, timeFormat)
+		b = l.appendTime(b, now)
 		b = append(b, " remote_addr="...)
 		b = appendRemote(b, remote, false)
 		b = append(b, " method="...)
@@ -194,14 +201,14 @@ func (l *logger) log(r *http.Request, st *pipeline.Request, tw *pipeline.StatusR
 		b = append(b, " bytes="...)
 		b = strconv.AppendInt(b, bytes, 10)
 		b = append(b, " duration_ms="...)
-		b = strconv.AppendFloat(b, float64(dur.Microseconds())/1000, 'f', 3, 64)
+		b = appendMillis(b, dur)
 		b = append(b, " request_id="...)
 		b = appendText(b, requestID, "", maxRequestID)
 		b = append(b, " user_agent="...)
 		b = appendText(b, ua, "", maxUserAgent)
 	} else {
 		b = append(b, `{"time":"`...)
-		b = now.UTC().AppendFormat(b, timeFormat)
+		b = l.appendTime(b, now)
 		b = append(b, `","remote_addr":`...)
 		b = appendRemote(b, remote, true)
 		b = append(b, `,"method":`...)
@@ -213,7 +220,7 @@ func (l *logger) log(r *http.Request, st *pipeline.Request, tw *pipeline.StatusR
 		b = append(b, `,"bytes":`...)
 		b = strconv.AppendInt(b, bytes, 10)
 		b = append(b, `,"duration_ms":`...)
-		b = strconv.AppendFloat(b, float64(dur.Microseconds())/1000, 'f', 3, 64)
+		b = appendMillis(b, dur)
 		b = append(b, `,"request_id":`...)
 		b = appendJSON(b, requestID, "", maxRequestID)
 		b = append(b, `,"user_agent":`...)
@@ -225,6 +232,33 @@ func (l *logger) log(r *http.Request, st *pipeline.Request, tw *pipeline.StatusR
 }
 
 const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+// appendTime appends now in UTC as timeFormat. The caller holds the
+// sink's lock.
+func (l *logger) appendTime(b []byte, now time.Time) []byte {
+	now = now.UTC()
+	if sec := now.Unix(); sec != l.sec || l.secText == nil {
+		l.sec = sec
+		l.secText = now.Truncate(time.Second).AppendFormat(l.secText[:0], "2006-01-02T15:04:05.")
+	}
+	b = append(b, l.secText...)
+	us := now.Nanosecond() / 1000
+	b = append(b, byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
+		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
+	return append(b, 'Z')
+}
+
+// appendMillis appends d in milliseconds with three decimals (its whole
+// microseconds), as strconv.AppendFloat(b, µs/1000, 'f', 3, 64) would.
+func appendMillis(b []byte, d time.Duration) []byte {
+	us := d.Microseconds()
+	if us < 0 {
+		return strconv.AppendFloat(b, float64(us)/1000, 'f', 3, 64)
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	frac := us % 1000
+	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}
 
 // appendRemote writes the client address without its port when it parses
 // as ip:port, else (escaped and capped) as it is.
@@ -268,6 +302,10 @@ const hexDigits = "0123456789abcdef"
 // invalid UTF-8 as \ufffd.
 func appendJSON(dst []byte, a, b string, max int) []byte {
 	dst = append(dst, '"')
+	if len(a)+len(b) <= max && plainJSON(a) && plainJSON(b) {
+		// The common case, printable ASCII that needs no escape: copied.
+		return append(append(append(dst, a...), b...), '"')
+	}
 	cut := capped(a, b, max, func(r rune, size int, raw byte) {
 		switch {
 		case r == '"':
@@ -339,6 +377,17 @@ func appendText(dst []byte, a, b string, max int) []byte {
 		dst = append(dst, "..."...)
 	}
 	return append(dst, '"')
+}
+
+// plainJSON reports whether s is printable ASCII without '"' or '\\',
+// which a JSON string holds as it is.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // bare reports whether s fits in max bytes and needs no quoting in logfmt.

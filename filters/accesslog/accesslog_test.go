@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -423,6 +424,53 @@ func TestLineCapWorstCase(t *testing.T) {
 		lines := serve(t, text, setID(app), r)
 		if len(lines) != 1 || len(lines[0]) >= 16<<10 {
 			t.Errorf("text=%v: %d lines, first %d bytes", text, len(lines), len(lines[0]))
+		}
+	}
+}
+
+// The cached second and the integer milliseconds print what the time
+// layout and strconv.AppendFloat print, across second boundaries and
+// for every sub-millisecond digit pattern.
+func TestAppendTimeAndMillis(t *testing.T) {
+	l := &logger{}
+	base := time.Date(2026, 11, 30, 23, 59, 58, 0, time.FixedZone("ICT", 7*3600))
+	for i := 0; i < 5000; i++ {
+		now := base.Add(time.Duration(i) * 997 * time.Microsecond).Add(time.Duration(i%7) * 131 * time.Nanosecond)
+		got := string(l.appendTime(nil, now))
+		if want := now.UTC().Format(timeFormat); got != want {
+			t.Fatalf("appendTime(%v) = %q, want %q", now, got, want)
+		}
+	}
+	for _, d := range []time.Duration{0, 999, time.Microsecond, 7 * time.Microsecond, 999 * time.Microsecond,
+		time.Millisecond, 1234567 * time.Microsecond, 10*time.Second + 5*time.Microsecond, 90 * time.Minute,
+		-1500 * time.Microsecond} {
+		got := string(appendMillis(nil, d))
+		if want := strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64); got != want {
+			t.Errorf("appendMillis(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// The plain-ASCII fast path of appendJSON gives what the escaping path
+// gives, and leaves everything that needs an escape or a cut to it.
+func TestAppendJSONFastPath(t *testing.T) {
+	for _, tc := range []struct{ a, b, want string }{
+		{"/v2.1", "/servers", `"/v2.1/servers"`},
+		{"", "", `""`},
+		{"python-novaclient", "", `"python-novaclient"`},
+		{`a"b`, "", `"a\"b"`},
+		{`a\b`, "", `"a\\b"`},
+		{"a\x7fb", "", `"a\u007fb"`},
+		{"tab\there", "", `"tab\there"`},
+		{"é", "", `"é"`},
+		{"0123456789", "abc", `"0123456789..."`},
+	} {
+		max := 32
+		if strings.HasPrefix(tc.a, "0123") {
+			max = 10
+		}
+		if got := string(appendJSON(nil, tc.a, tc.b, max)); got != tc.want {
+			t.Errorf("appendJSON(%q, %q) = %s, want %s", tc.a, tc.b, got, tc.want)
 		}
 	}
 }
