@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,16 +23,24 @@ import (
 
 // lockedBuffer is a concurrency-safe writer that counts Write calls.
 type lockedBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	writes int
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	writes   int
+	maxWrite int
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.writes++
+	b.maxWrite = max(b.maxWrite, len(p))
 	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) MaxWrite() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.maxWrite
 }
 
 func (b *lockedBuffer) String() string {
@@ -287,11 +296,12 @@ func TestSlowDestinationBounded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Append blocked on a stuck destination")
 	}
+	buffered := s.buffered()
 	s.mu.Lock()
-	buffered, dropped := len(s.buf), s.dropped
+	dropped, chunks := s.dropped, s.chunks
 	s.mu.Unlock()
-	if buffered > s.max+len(line) {
-		t.Errorf("buffered %d bytes, cap %d", buffered, s.max)
+	if max := maxChunks * s.limit; buffered > max+maxChunks*len(line) || chunks > maxChunks {
+		t.Errorf("buffered %d bytes in %d chunks, bound %d bytes in %d", buffered, chunks, max, maxChunks)
 	}
 	if dropped == 0 {
 		t.Error("no line counted as dropped")
@@ -472,5 +482,36 @@ func TestAppendJSONFastPath(t *testing.T) {
 		if got := string(appendJSON(nil, tc.a, tc.b, max)); got != tc.want {
 			t.Errorf("appendJSON(%q, %q) = %s, want %s", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestChunksInOrder: a busy sink hands full chunks to the flusher and goes
+// on in a free one; every line comes out once, in order, in writes of at
+// most one chunk, and appending allocates nothing once the chunks exist.
+func TestChunksInOrder(t *testing.T) {
+	out := &lockedBuffer{}
+	s := NewSink(out, nil, 4<<10, time.Hour, nil)
+	var want strings.Builder
+	for i := 0; i < 20000; i++ {
+		line := fmt.Sprintf("line %06d %s\n", i, strings.Repeat("x", i%90))
+		want.WriteString(line)
+		s.Append([]byte(line))
+	}
+	s.Close()
+	if got := out.String(); got != want.String() {
+		t.Fatalf("lines lost, repeated or out of order: got %d bytes, want %d", len(got), want.Len())
+	}
+	if w := out.MaxWrite(); w > 4<<10+lineSlack {
+		t.Errorf("a write of %d bytes, more than a chunk", w)
+	}
+
+	d := NewSink(io.Discard, nil, 4<<10, time.Hour, nil)
+	defer d.Close()
+	line := []byte(strings.Repeat("y", 99) + "\n")
+	for i := 0; i < 10000; i++ {
+		d.Append(line)
+	}
+	if n := testing.AllocsPerRun(5000, func() { d.Append(line) }); n > 0.01 {
+		t.Errorf("Append allocates %.2f times per line", n)
 	}
 }

@@ -8,24 +8,28 @@ import (
 )
 
 // Sink is a buffered log destination written off the request path: Append
-// copies a line into an in-memory buffer under a mutex (no system call),
-// and a background goroutine writes the buffer out every flush interval,
-// or sooner once it holds limit bytes. Should the buffer reach 64 × limit
-// before the goroutine runs, the request that finds it full writes it out
-// itself (one write per 64 × limit bytes); should the goroutine be blocked
-// in a write to a slow destination, lines are dropped instead, counted,
-// and the count is reported through the logger: memory stays bounded and
-// requests never wait on a stuck disk.
+// copies a line into an in-memory chunk under a mutex (no system call), and
+// a background goroutine writes the chunks out every flush interval, or as
+// soon as one holds limit bytes. Chunks are fixed-size and reused, so a
+// busy sink neither grows nor copies its buffer: a full chunk is queued for
+// the flusher and lines go on into a free one. At most maxChunks chunks
+// (64 × limit bytes) are buffered: should they all be full before the
+// flusher runs, the request that finds them full writes them out itself
+// (one write per chunk, once per 64 × limit bytes); should the flusher be
+// blocked in a write to a slow destination, lines are dropped instead,
+// counted, and the count is reported through the logger: memory stays
+// bounded and requests never wait on a stuck disk.
 //
 // A Sink is safe for concurrent use. Close stops the goroutine, writes
 // what is left and closes the destination; lines appended after Close are
 // dropped.
 type Sink struct {
 	mu      sync.Mutex
-	buf     []byte
-	spare   []byte
+	cur     []byte   // the chunk lines go to; nil when none is free
+	full    [][]byte // chunks waiting for the flusher, oldest first
+	free    [][]byte // empty chunks
+	chunks  int      // chunks allocated and not dropped
 	limit   int
-	max     int
 	dropped uint64
 	closed  bool
 
@@ -41,6 +45,18 @@ type Sink struct {
 	once    sync.Once
 }
 
+const (
+	// maxChunks bounds the chunks a Sink holds: 64 × limit bytes.
+	maxChunks = 64
+	// keepChunks is how many empty chunks a Sink keeps after a burst.
+	keepChunks = 4
+	// lineSlack is the room a chunk has past limit: a line started below
+	// limit fits without the chunk growing. Every field of a line is
+	// capped (see maxPath and the others), so that even fully escaped
+	// (6 bytes per input byte) a line stays below it.
+	lineSlack = 16 << 10
+)
+
 // NewSink starts a Sink writing to w every interval (or once limit bytes
 // are buffered). closer, when not nil, is closed by Close. logger reports
 // write errors and dropped lines (rate-limited); nil means slog.Default().
@@ -49,10 +65,7 @@ func NewSink(w io.Writer, closer io.Closer, limit int, interval time.Duration, l
 		logger = slog.Default()
 	}
 	s := &Sink{
-		buf:    make([]byte, 0, limit),
-		spare:  make([]byte, 0, limit),
 		limit:  limit,
-		max:    64 * limit,
 		w:      w,
 		closer: closer,
 		logger: logger,
@@ -60,39 +73,68 @@ func NewSink(w io.Writer, closer io.Closer, limit int, interval time.Duration, l
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	s.cur = s.newChunk()
+	s.free = append(s.free, s.newChunk())
 	go s.run(interval)
 	return s
 }
 
-// lock returns the buffer to append one line to, with the sink locked, or
+func (s *Sink) newChunk() []byte {
+	s.chunks++
+	return make([]byte, 0, s.limit+lineSlack)
+}
+
+// lock returns the chunk to append one line to, with the sink locked, or
 // nil (unlocked) when the line must be dropped. The caller appends and
 // calls unlock with the result.
 func (s *Sink) lock() []byte {
 	s.mu.Lock()
-	if len(s.buf) >= s.max && !s.closed {
-		// The flusher is behind. If it is merely not scheduled yet (and
-		// not blocked in a write), write out here, once per 64 × limit
-		// bytes; if it is busy writing, drop rather than wait.
-		s.mu.Unlock()
-		if s.flushMu.TryLock() {
-			s.flushLocked()
-			s.flushMu.Unlock()
+	if s.cur == nil && !s.closed {
+		s.nextChunkLocked()
+		if s.cur == nil {
+			// Every chunk is full. If the flusher is merely not
+			// scheduled yet (and not blocked in a write), write out
+			// here; if it is busy writing, drop rather than wait.
+			s.mu.Unlock()
+			if s.flushMu.TryLock() {
+				s.flushLocked(false)
+				s.flushMu.Unlock()
+			}
+			s.mu.Lock()
+			if s.cur == nil && !s.closed {
+				s.nextChunkLocked()
+			}
 		}
-		s.mu.Lock()
 	}
-	if s.closed || len(s.buf) >= s.max {
+	if s.closed || s.cur == nil {
 		s.dropped++
 		s.mu.Unlock()
 		return nil
 	}
-	return s.buf
+	return s.cur
 }
 
-// unlock stores the appended buffer, unlocks, and wakes the flusher when
-// the buffer reached its limit.
+// nextChunkLocked makes a free or new chunk current, when the bound
+// allows one. s.mu is held.
+func (s *Sink) nextChunkLocked() {
+	if n := len(s.free); n > 0 {
+		s.cur = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else if s.chunks < maxChunks {
+		s.cur = s.newChunk()
+	}
+}
+
+// unlock stores the appended chunk and unlocks; a chunk that reached limit
+// is queued and the flusher woken.
 func (s *Sink) unlock(b []byte) {
-	s.buf = b
+	s.cur = b
 	full := len(b) >= s.limit
+	if full {
+		s.full = append(s.full, b)
+		s.cur = nil
+		s.nextChunkLocked()
+	}
 	s.mu.Unlock()
 	if full {
 		select {
@@ -114,46 +156,76 @@ func (s *Sink) run(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		all := false
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+			all = true
 		case <-s.kick:
 		}
-		s.flush()
+		s.flush(all)
 	}
 }
 
-// flush writes the buffered lines out.
-func (s *Sink) flush() {
+// flush writes the queued chunks out, and the current one too when all is
+// set (the interval passed, or the sink is closing).
+func (s *Sink) flush(all bool) {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
-	s.flushLocked()
+	s.flushLocked(all)
 }
 
-// flushLocked is flush with flushMu held; flushMu guards spare, the
-// destination and the error state.
-func (s *Sink) flushLocked() {
+// flushLocked is flush with flushMu held; flushMu guards the destination
+// and the error state.
+func (s *Sink) flushLocked(all bool) {
 	s.mu.Lock()
-	out := s.buf
-	s.buf = s.spare[:0]
+	out := s.full
+	s.full = nil
+	if all && len(s.cur) > 0 {
+		out = append(out, s.cur)
+		s.cur = nil
+		s.nextChunkLocked()
+	}
 	dropped := s.dropped
 	s.dropped = 0
 	s.mu.Unlock()
-	if len(out) > 0 {
-		if _, err := s.w.Write(out); err != nil {
+	for _, b := range out {
+		if _, err := s.w.Write(b); err != nil {
 			s.report(err)
 		}
 	}
 	if dropped > 0 {
 		s.logger.Warn("access log: lines dropped while the destination was slow or closed", "dropped", dropped)
 	}
-	// Keep the buffer for the next swap unless a burst made it huge.
-	if cap(out) <= 2*s.limit {
-		s.spare = out[:0]
-	} else {
-		s.spare = make([]byte, 0, s.limit)
+	if len(out) == 0 {
+		return
 	}
+	// Written chunks are free again; beyond keepChunks (after a burst)
+	// they are left to the garbage collector.
+	s.mu.Lock()
+	for _, b := range out {
+		switch {
+		case s.cur == nil && !s.closed:
+			s.cur = b[:0]
+		case len(s.free) < keepChunks && cap(b) == s.limit+lineSlack:
+			s.free = append(s.free, b[:0])
+		default:
+			s.chunks--
+		}
+	}
+	s.mu.Unlock()
+}
+
+// buffered returns the bytes held in chunks that are not written yet.
+func (s *Sink) buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.cur)
+	for _, b := range s.full {
+		n += len(b)
+	}
+	return n
 }
 
 // report logs a write error, at most once a minute for the same error.
@@ -176,7 +248,7 @@ func (s *Sink) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
-		s.flush()
+		s.flush(true)
 		if s.closer != nil {
 			err = s.closer.Close()
 		}
