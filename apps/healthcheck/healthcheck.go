@@ -155,9 +155,9 @@ func build(c *pipeline.Config, opts []Option) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	var file func(key string) (value, where string, ok bool)
+	var file func(key string) (value, where string, ok bool, err error)
 	if oslo != nil {
-		file = func(key string) (string, string, bool) { return oslo.Get("healthcheck", key) }
+		file = func(key string) (string, string, bool, error) { return oslo.Get("healthcheck", key) }
 	}
 	var o Options
 	if err := osloconf.Decode(c, &o, file); err != nil {

@@ -97,7 +97,7 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 		return nil, err
 	}
 	var o Options
-	if err := osloconf.Decode(c, &o, func(key string) (string, string, bool) { return oslo.Get("cors", key) }); err != nil {
+	if err := osloconf.Decode(c, &o, func(key string) (string, string, bool, error) { return oslo.Get("cors", key) }); err != nil {
 		return nil, err
 	}
 	if !hasOrigin && project == "" {
@@ -105,7 +105,7 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 	}
 	for key, def := range projectDefaults[project] {
 		_, inConf := conf[key]
-		_, _, inFile := oslo.Get("cors", key)
+		_, _, inFile, _ := oslo.Get("cors", key)
 		if !inConf && !inFile {
 			v := slices.Clone(def)
 			switch key {
@@ -121,7 +121,7 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 	main := Origin{o.AllowCredentials, o.ExposeHeaders, o.MaxAge, o.AllowMethods, o.AllowHeaders}
 	if key, err := check(o.AllowedOrigin, main); err != nil {
 		if _, inConf := conf[key]; !inConf && oslo != nil {
-			_, where, _ := oslo.Get("cors", key)
+			_, where, _, _ := oslo.Get("cors", key)
 			return nil, c.Errorf("oslo_config_project", "%s: %v", where, err)
 		}
 		return nil, c.Errorf(key, "%v", err)
@@ -166,10 +166,13 @@ func legacyGroup(o *osloconf.File, sec string, main Origin) ([]string, Origin, e
 	var list []string
 	known := map[string]bool{"allowed_origin": true, "allow_credentials": true, "expose_headers": true,
 		"max_age": true, "allow_methods": true, "allow_headers": true}
-	for key, v := range o.Section(sec) {
-		_, where, _ := o.Get(sec, key)
+	for _, key := range o.Keys(sec) {
 		if !known[key] {
 			continue // oslo ignores options it has not registered
+		}
+		v, where, _, err := o.Get(sec, key)
+		if err != nil {
+			return nil, cfg, err
 		}
 		switch key {
 		case "allowed_origin":
@@ -195,7 +198,7 @@ func legacyGroup(o *osloconf.File, sec string, main Origin) ([]string, Origin, e
 		}
 	}
 	if key, err := check(list, cfg); err != nil {
-		_, where, _ := o.Get(sec, key)
+		_, where, _, _ := o.Get(sec, key)
 		return nil, cfg, fmt.Errorf("%s: %v", where, err)
 	}
 	return list, cfg, nil

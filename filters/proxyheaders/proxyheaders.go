@@ -59,7 +59,7 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 		return nil, err
 	}
 	var o Options
-	err = osloconf.Decode(c, &o, func(key string) (string, string, bool) {
+	err = osloconf.Decode(c, &o, func(key string) (string, string, bool, error) {
 		return oslo.Get("oslo_middleware", key)
 	})
 	if err != nil {

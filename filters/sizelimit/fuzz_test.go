@@ -45,9 +45,10 @@ func FuzzOsloConfig(f *testing.F) {
 			return
 		}
 		for _, sec := range o.Sections() {
-			for k, v := range o.Section(sec) {
-				got, where, ok := o.Get(sec, k)
-				if !ok || got != v || !strings.Contains(where, sec) {
+			for _, k := range o.Keys(sec) {
+				v, ok, err := o.Lookup(sec, k)
+				got, where, gok, gerr := o.Get(sec, k)
+				if !ok || !gok || got != v.Value || (err == nil) != (gerr == nil) || !strings.Contains(where, sec) {
 					t.Fatalf("get(%q, %q) = %q, %q, %v", sec, k, got, where, ok)
 				}
 			}

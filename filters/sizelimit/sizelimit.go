@@ -65,15 +65,15 @@ func New(ctx context.Context, c *pipeline.Config) (pipeline.Middleware, error) {
 		return nil, err
 	}
 	var o Options
-	err = osloconf.Decode(c, &o, func(key string) (string, string, bool) {
+	err = osloconf.Decode(c, &o, func(key string) (string, string, bool, error) {
 		if key != "max_request_body_size" {
-			return "", "", false
+			return "", "", false, nil
 		}
-		if v, where, ok := oslo.Get("oslo_middleware", key); ok {
-			return v, where, true
+		if v, where, ok, err := oslo.Get("oslo_middleware", key); ok {
+			return v, where, true, err
 		}
-		if v, where, ok := oslo.Get("DEFAULT", "osapi_max_request_body_size"); ok {
-			return v, where, true
+		if v, where, ok, err := oslo.Get("DEFAULT", "osapi_max_request_body_size"); ok {
+			return v, where, true, err
 		}
 		return oslo.Get("DEFAULT", key)
 	})
