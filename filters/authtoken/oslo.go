@@ -2,9 +2,12 @@ package authtoken
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 
-	"github.com/vietstack/vietstack-api/filters/authtoken/osloconf"
+	"github.com/vietstack/vietstack-api/filters/osloconf"
 	"github.com/vietstack/vietstack-api/pipeline"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
 )
@@ -16,8 +19,15 @@ const OsloSection = "keystone_authtoken"
 // file, and where each option from the oslo file was written.
 type merged struct {
 	local  map[string]string
-	origin map[string]osloconf.Value // options that came from the oslo file
+	origin map[string]osloOrigin // options that came from the oslo file
 	file   string
+}
+
+// osloOrigin is an option taken from the oslo file and the section it was
+// read from.
+type osloOrigin struct {
+	osloconf.Value
+	section string
 }
 
 // mergeOslo reads [keystone_authtoken] (and the section its auth_section
@@ -25,7 +35,8 @@ type merged struct {
 // oslo_config_project name (falling back to the global option
 // oslo_config_file), keeps the options auth_token knows (others are logged
 // and ignored, as oslo.config does), and lets the paste section's own
-// options win.
+// options win. Only the options taken from the file are substituted, as
+// oslo substitutes an option when it is read.
 func mergeOslo(c *pipeline.Config) (*merged, error) {
 	m := &merged{local: c.Local}
 	file, project := c.Local["oslo_config_file"], c.Local["oslo_config_project"]
@@ -50,44 +61,50 @@ func mergeOslo(c *pipeline.Config) (*merged, error) {
 		}
 		return nil, c.Errorf(key, "reading the oslo.config file: %v", err)
 	}
-	opts, err := f.Options(OsloSection)
+	sections := []string{OsloSection}
+	as, ok, err := f.Lookup(OsloSection, "auth_section")
 	if err != nil {
 		return nil, err
 	}
-	if as, ok := opts["auth_section"]; ok && as.Value != "" && as.Value != OsloSection {
-		extra, err := f.Options(as.Value)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range extra {
-			if _, dup := opts[k]; !dup {
-				opts[k] = v
-			}
-		}
+	if ok && as.Value != "" && !strings.EqualFold(as.Value, OsloSection) {
+		sections = append(sections, as.Value)
 	}
 	known := map[string]bool{}
 	for _, d := range pipeline.OptionDocs(Options{}) {
 		known[d.Name] = true
 	}
 	m.file = path
-	m.origin = map[string]osloconf.Value{}
-	m.local = make(map[string]string, len(c.Local)+len(opts))
+	m.origin = map[string]osloOrigin{}
+	m.local = make(map[string]string, len(c.Local))
 	var unknown []string
-	for k, v := range opts {
-		if k == "oslo_config_file" || k == "oslo_config_project" {
-			continue
+	var errs paste.List
+	for _, sec := range sections {
+		for _, k := range f.Keys(sec) {
+			if _, taken := m.origin[k]; taken || k == "oslo_config_file" || k == "oslo_config_project" {
+				continue
+			}
+			if !known[k] {
+				if !slices.Contains(unknown, k) {
+					unknown = append(unknown, k)
+				}
+				continue
+			}
+			if _, inPaste := c.Local[k]; inPaste {
+				continue // the paste option wins; the file's is not read
+			}
+			v, _, err := f.Lookup(sec, k)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m.local[k] = v.Value
+			m.origin[k] = osloOrigin{v, sec}
 		}
-		if !known[k] {
-			unknown = append(unknown, k)
-			continue
-		}
-		m.local[k] = v.Value
-		m.origin[k] = v
 	}
-	for k, v := range c.Local {
-		m.local[k] = v
-		delete(m.origin, k)
+	if len(errs) > 0 {
+		return nil, errs
 	}
+	maps.Copy(m.local, c.Local)
 	if len(unknown) > 0 && c.Logger != nil {
 		sort.Strings(unknown)
 		c.Logger.Warn("authtoken: ignoring options auth_token does not know", "file", path, "section", OsloSection, "options", unknown)
@@ -101,14 +118,14 @@ func mergeOslo(c *pipeline.Config) (*merged, error) {
 func (m *merged) reposition(c *pipeline.Config, err error) error {
 	fix := func(e *paste.Error) *paste.Error {
 		if v, ok := m.origin[e.Key]; ok {
-			return &paste.Error{Pos: v.Pos, Section: OsloSection, Key: e.Key, Class: e.Class, Err: e.Err}
+			return &paste.Error{Pos: v.Pos, Section: v.section, Key: e.Key, Class: e.Class, Err: e.Err}
 		}
 		return e
 	}
 	var oe *optError
 	if errors.As(err, &oe) {
 		if v, ok := m.origin[oe.key]; ok {
-			return paste.Errorf(v.Pos, OsloSection, oe.key, "", "%s", oe.msg)
+			return paste.Errorf(v.Pos, v.section, oe.key, "", "%s", oe.msg)
 		}
 		return c.Errorf(oe.key, "%s", oe.msg)
 	}

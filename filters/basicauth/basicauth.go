@@ -46,8 +46,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/vietstack/vietstack-api/filters/authtoken/osloconf"
 	"github.com/vietstack/vietstack-api/filters/identity"
+	"github.com/vietstack/vietstack-api/filters/osloconf"
 	"github.com/vietstack/vietstack-api/pipeline"
 	"github.com/vietstack/vietstack-api/pipeline/paste"
 )
@@ -136,11 +136,11 @@ func fromOslo(c *pipeline.Config, o *Options) error {
 		}
 		return c.Errorf(key, "reading the oslo.config file: %v", err)
 	}
-	opts, err := f.Options("oslo_middleware")
+	v, ok, err := f.Lookup("oslo_middleware", "http_basic_auth_user_file")
 	if err != nil {
 		return err
 	}
-	if v, ok := opts["http_basic_auth_user_file"]; ok {
+	if ok {
 		o.UserFile = v.Value
 	}
 	return nil
