@@ -489,6 +489,32 @@ type Identity struct {
 	AuthToken string
 }
 
+// An IdentityHeaderReader is a handler that can tell whether it, or any
+// handler it passes requests on to, reads the identity request headers an
+// auth filter writes for an authenticated caller (X-Identity-Status:
+// Confirmed, X-User-Id, X-Project-Id, X-Roles, the X-Service-* headers of
+// a service token, ... : everything identity.Set writes). Handlers that
+// take the caller from Request.Identity, or do not care who it is,
+// implement it; a filter reports what its next handler reports.
+type IdentityHeaderReader interface {
+	ReadsIdentityHeaders() bool
+}
+
+// ReadsIdentityHeaders reports whether h may read the identity headers of
+// an authenticated caller: true unless h implements IdentityHeaderReader
+// and reports false. Auth filters ask it of their next handler once, when
+// they are composed; when it is false they record the caller in
+// Request.Identity only and write no identity header that nothing after
+// them would read (client-sent ones are still stripped). Any handler that
+// does not say counts as a reader, so a proxy to a backend, an echo, or a
+// handler written elsewhere always gets the headers.
+func ReadsIdentityHeaders(h http.Handler) bool {
+	if r, ok := h.(IdentityHeaderReader); ok {
+		return r.ReadsIdentityHeaders()
+	}
+	return true
+}
+
 // StatusRecorder records the status and body size of a response as it
 // passes, without holding anything back. Filters that read the status
 // from the Request state use it only when they run without a generation

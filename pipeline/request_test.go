@@ -479,3 +479,29 @@ func TestRequestEnd(t *testing.T) {
 		t.Errorf("zero-Start End %v (before %v), again %v", e, before, s.End())
 	}
 }
+
+type identityQuiet struct{ http.HandlerFunc }
+
+func (identityQuiet) ReadsIdentityHeaders() bool { return false }
+
+type identityLoud struct{ http.HandlerFunc }
+
+func (identityLoud) ReadsIdentityHeaders() bool { return true }
+
+// TestReadsIdentityHeaders: a handler that does not say counts as a reader.
+func TestReadsIdentityHeaders(t *testing.T) {
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for _, tt := range []struct {
+		h    http.Handler
+		want bool
+	}{
+		{noop, true},
+		{identityQuiet{noop}, false},
+		{identityLoud{noop}, true},
+		{Root(identityQuiet{noop}), true}, // the root does not say
+	} {
+		if got := ReadsIdentityHeaders(tt.h); got != tt.want {
+			t.Errorf("%T: %v, want %v", tt.h, got, tt.want)
+		}
+	}
+}

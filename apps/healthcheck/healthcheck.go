@@ -296,6 +296,10 @@ func parseRange(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// ReadsIdentityHeaders reports false: the health answer does not depend
+// on the caller's identity (see pipeline.ReadsIdentityHeaders).
+func (ch *Checker) ReadsIdentityHeaders() bool { return false }
+
 // ServeHTTP answers r as the healthcheck application: every method and
 // path routed to it gets the health answer, unless the source or proxy
 // rules exclude the client (404).

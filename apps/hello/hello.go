@@ -61,6 +61,10 @@ var (
 	notAllowedLen = strconv.Itoa(len(notAllowed))
 )
 
+// ReadsIdentityHeaders reports false: the answer is the same for every
+// caller (see pipeline.ReadsIdentityHeaders).
+func (h *handler) ReadsIdentityHeaders() bool { return false }
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	switch r.Method {

@@ -161,6 +161,10 @@ func clean(p string) (segs []string, ok bool) {
 	return segs, true
 }
 
+// ReadsIdentityHeaders reports false: files are served alike to every
+// caller (see pipeline.ReadsIdentityHeaders).
+func (h *Handler) ReadsIdentityHeaders() bool { return false }
+
 // ServeHTTP serves the file or directory that r's path names.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

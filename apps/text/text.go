@@ -149,6 +149,10 @@ type app struct {
 	headers []Header
 }
 
+// ReadsIdentityHeaders reports false: the answer is the same for every
+// caller (see pipeline.ReadsIdentityHeaders).
+func (a *app) ReadsIdentityHeaders() bool { return false }
+
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, ok := echo.DiscardBody(w, r, a.max); !ok {
 		return

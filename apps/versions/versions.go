@@ -289,6 +289,10 @@ func write(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 	}
 }
 
+// ReadsIdentityHeaders reports false: the version documents are the same
+// for every caller (see pipeline.ReadsIdentityHeaders).
+func (h *Handler) ReadsIdentityHeaders() bool { return false }
+
 // ServeHTTP answers the version documents.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

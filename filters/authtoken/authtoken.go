@@ -421,13 +421,21 @@ const (
 
 // Middleware wraps next with the filter.
 func (f *Filter) Middleware(next http.Handler) http.Handler {
-	return &handler{f: f, next: next}
+	return &handler{f: f, next: next, headers: pipeline.ReadsIdentityHeaders(next)}
 }
 
 type handler struct {
 	f    *Filter
 	next http.Handler
+	// headers: next may read identity headers, so a valid token's are
+	// written; otherwise the caller goes in pipeline.Request.Identity only.
+	headers bool
 }
+
+// ReadsIdentityHeaders reports false: the filter strips every identity
+// header that reaches it, so nothing after it reads one written before it
+// (see pipeline.ReadsIdentityHeaders).
+func (h *handler) ReadsIdentityHeaders() bool { return false }
 
 // decision is what the filter concluded about a request.
 type decision int
@@ -464,7 +472,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			d = reject503
 		}
 		if svc != nil {
-			setService(r.Header, svc)
+			if h.headers {
+				setService(r.Header, svc)
+			}
 		} else {
 			r.Header[identity.ServiceStatus] = []string{identity.Invalid}
 		}
@@ -500,7 +510,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user != nil {
-		setUser(r, user, ut)
+		if h.headers || pipeline.RequestFrom(r) == nil {
+			setUser(r, user, ut)
+		} else {
+			identity.Record(r, user.identity(ut), "")
+		}
 	} else {
 		identity.SetInvalid(r)
 	}
@@ -570,15 +584,7 @@ func firstValue(h http.Header, k string) string {
 // setUser sets the identity headers of a valid user token and records the
 // identity.
 func setUser(r *http.Request, t *tokenInfo, token string) {
-	identity.Set(r, &pipeline.Identity{
-		UserID: t.UserID, UserName: t.UserName,
-		UserDomainID: t.UserDomainID, UserDomainName: t.UserDomainName,
-		ProjectID: t.ProjectID, ProjectName: t.ProjectName,
-		ProjectDomainID: t.ProjectDomainID, ProjectDomainName: t.ProjectDomainName,
-		Roles:          t.Roles,
-		IsAdminProject: t.IsAdminProject,
-		AuthToken:      token,
-	})
+	identity.Set(r, t.identity(token))
 	h := r.Header
 	if t.DomainID != "" {
 		h[identity.DomainID] = []string{t.DomainID}
@@ -591,6 +597,19 @@ func setUser(r *http.Request, t *tokenInfo, token string) {
 	}
 	if t.Catalog != "" {
 		h[identity.ServiceCatalog] = []string{t.Catalog}
+	}
+}
+
+// identity returns the caller of the valid user token t (token itself).
+func (t *tokenInfo) identity(token string) *pipeline.Identity {
+	return &pipeline.Identity{
+		UserID: t.UserID, UserName: t.UserName,
+		UserDomainID: t.UserDomainID, UserDomainName: t.UserDomainName,
+		ProjectID: t.ProjectID, ProjectName: t.ProjectName,
+		ProjectDomainID: t.ProjectDomainID, ProjectDomainName: t.ProjectDomainName,
+		Roles:          t.Roles,
+		IsAdminProject: t.IsAdminProject,
+		AuthToken:      token,
 	}
 }
 

@@ -227,7 +227,31 @@ func TestKeystoneValidToken(t *testing.T) {
 	if v := app2.take().header.Get("X-Service-Catalog"); v != "" {
 		t.Errorf("X-Service-Catalog with include_service_catalog=false: %q", v)
 	}
+
+	// An app that reads no identity header: the caller goes in the request
+	// state only, and the spoofed headers are stripped all the same.
+	f, _, _ := newTestFilter(t, ks, nil)
+	quiet := &quietRecorder{}
+	w := do(pipeline.Root(f.Middleware(quiet)), "GET", append([]string{"X-Auth-Token", tok}, spoofed...)...)
+	if w.Code != 200 {
+		t.Fatalf("quiet app: status %d", w.Code)
+	}
+	s := quiet.take()
+	for k := range s.header {
+		if k != "X-Auth-Token" {
+			t.Errorf("quiet app: %s reached it", k)
+		}
+	}
+	if id := s.identity; id == nil || id.UserID != ks.seed["DEMO_USER_ID"] || id.ProjectID != ks.seed["DEMO_PROJECT_ID"] ||
+		id.AuthToken != tok || !slices.Equal(roleSet(strings.Join(id.Roles, ",")), []string{"member", "reader"}) {
+		t.Errorf("quiet app: request identity %+v", id)
+	}
 }
+
+// quietRecorder is a recorder that reads no identity header.
+type quietRecorder struct{ recorder }
+
+func (*quietRecorder) ReadsIdentityHeaders() bool { return false }
 
 func TestKeystoneRejected(t *testing.T) {
 	needKeystone(t)

@@ -291,7 +291,7 @@ func New(o Options, users Users) (pipeline.Middleware, error) {
 		return nil, err
 	}
 	return func(next http.Handler) http.Handler {
-		return &handler{f: f, next: next}
+		return &handler{f: f, next: next, headers: pipeline.ReadsIdentityHeaders(next)}
 	}, nil
 }
 
@@ -334,6 +334,9 @@ func newFilter(o Options, users Users) (*Filter, error) {
 type handler struct {
 	f    *Filter
 	next http.Handler
+	// headers: next may read identity headers (else only the request
+	// state's Identity carries the caller).
+	headers bool
 }
 
 // The messages of oslo's 401 answers.
@@ -375,9 +378,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.f.unauthorized(w, msgUnauthorized)
 		return
 	}
-	identity.Set(r, &pipeline.Identity{UserID: user, UserName: user})
+	if h.headers {
+		identity.Set(r, &pipeline.Identity{UserID: user, UserName: user})
+	} else {
+		identity.Record(r, &pipeline.Identity{UserID: user, UserName: user}, "")
+	}
 	h.next.ServeHTTP(w, r)
 }
+
+// ReadsIdentityHeaders reports false: the filter strips every identity
+// header that reaches it, so nothing after it reads one written before it
+// (see pipeline.ReadsIdentityHeaders).
+func (h *handler) ReadsIdentityHeaders() bool { return false }
 
 // verify checks user's password: from the cache of recent successes, else
 // with bcrypt (against a dummy hash for an unknown user, at the same cost).

@@ -132,6 +132,30 @@ func TestBasicAuth(t *testing.T) {
 	}
 }
 
+type quietApp struct{ app }
+
+func (*quietApp) ReadsIdentityHeaders() bool { return false }
+
+// TestQuietApp: before an app that reads no identity header the caller
+// goes in the request state only; spoofed headers are stripped all the same.
+func TestQuietApp(t *testing.T) {
+	mw, err := Factory(context.Background(), config(map[string]string{"http_basic_auth_user_file": "testdata/users.htpasswd"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &quietApp{}
+	w := send(pipeline.Root(mw(a)), basic("alice", "alice-secret"), "X-Roles", "admin", "X_User_Id", "evil", "Accept", "*/*")
+	if w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	if len(a.header) != 1 || a.header.Get("Accept") != "*/*" {
+		t.Errorf("headers reaching the app: %v", a.header)
+	}
+	if a.id == nil || a.id.UserID != "alice" || a.id.UserName != "alice" {
+		t.Errorf("identity %+v", a.id)
+	}
+}
+
 func TestHtpasswdRejected(t *testing.T) {
 	_, err := ReadHtpasswd("testdata/mixed.htpasswd")
 	if err == nil {

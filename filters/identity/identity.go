@@ -180,6 +180,24 @@ func SetNew(r *http.Request, id *pipeline.Identity, roles string) *pipeline.Iden
 	return &b.id
 }
 
+// Record stores a copy of id as the request's Identity and writes no
+// identity header, for an auth filter whose next handler reads none
+// (pipeline.ReadsIdentityHeaders reported false when it was composed). It
+// returns the stored Identity. Without a request state (no generation root
+// in front) there is nowhere else for the caller to go, so it writes the
+// headers as SetNew does. Call Strip first: client-sent identity headers
+// go in any case.
+func Record(r *http.Request, id *pipeline.Identity, roles string) *pipeline.Identity {
+	st := pipeline.RequestFrom(r)
+	if st == nil {
+		return SetNew(r, id, roles)
+	}
+	c := new(pipeline.Identity)
+	*c = *id
+	st.Identity = c
+	return c
+}
+
 // How Go's maps (Go 1.24 and later) hold entries, for set's choice: a map
 // of at most smallMap entries is one 8-slot group (net/http makes request
 // header maps that small for up to 8 headers); the first table it grows

@@ -76,6 +76,14 @@ type filter struct {
 	next  http.Handler
 }
 
+// ReadsIdentityHeaders reports whether the filter or its next handler reads
+// the identity headers of an authenticated caller: the filter itself only
+// with trust_headers (it otherwise takes the caller from
+// pipeline.Request.Identity).
+func (f *filter) ReadsIdentityHeaders() bool {
+	return f.trust || pipeline.ReadsIdentityHeaders(f.next)
+}
+
 func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s, ok := r.Header[identity.Status]; ok && (len(s) != 1 || s[0] != identity.Confirmed) {
 		identity.Unauthorized(w)

@@ -111,3 +111,48 @@ func TestFactory(t *testing.T) {
 		t.Error("misspelt option accepted")
 	}
 }
+
+type quiet struct{ http.Handler }
+
+func (quiet) ReadsIdentityHeaders() bool { return false }
+
+// TestReadsIdentityHeaders: keystonecontext reads identity headers itself
+// only with trust_headers; otherwise it reports what its next handler
+// reports, so an auth filter in front of it and a quiet app can skip
+// the headers, and the caller still gets through.
+func TestReadsIdentityHeaders(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, tt := range []struct {
+		trust bool
+		next  http.Handler
+		want  bool
+	}{
+		{false, app, true},
+		{false, quiet{app}, false},
+		{true, quiet{app}, true},
+	} {
+		if got := pipeline.ReadsIdentityHeaders(New(Options{TrustHeaders: tt.trust})(tt.next)); got != tt.want {
+			t.Errorf("trust %v, next %T: ReadsIdentityHeaders = %v, want %v", tt.trust, tt.next, got, tt.want)
+		}
+	}
+
+	na, err := noauth.New(noauth.Options{AdminUser: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *pipeline.Identity
+	var hdr http.Header
+	h := pipeline.Root(na(New(Options{})(quiet{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, hdr = pipeline.RequestFrom(r).Identity, r.Header.Clone()
+	})})))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Auth-Token", "alice:demo")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || got == nil || got.UserID != "alice" || got.ProjectID != "demo" {
+		t.Errorf("status %d identity %+v", w.Code, got)
+	}
+	if hdr.Get("X-User-Id") != "" || hdr.Get("X-Identity-Status") != "" {
+		t.Errorf("identity headers written for a quiet app: %v", hdr)
+	}
+}

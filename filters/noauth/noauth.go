@@ -5,8 +5,12 @@
 // role; every caller gets the configured roles.
 //
 // Like every auth filter it first strips client-sent identity headers, then
-// sets them (X-Identity-Status: Confirmed, X-User-Id, X-Project-Id,
-// X-Roles, ...) and the request's pipeline.Identity. A request without a
+// sets the request's pipeline.Identity and, when the handler after it may
+// read them (pipeline.ReadsIdentityHeaders: a proxy, any handler that does
+// not say otherwise), the identity headers (X-Identity-Status: Confirmed,
+// X-User-Id, X-Project-Id, X-Roles, ...). nova's and cinder's
+// NoAuthMiddleware likewise hand the caller on as a request context
+// object, not as headers. A request without a
 // usable token gets 401 (nova instead hands out a fake token with 204; an
 // answer that authenticates nothing is safer).
 //
@@ -95,7 +99,7 @@ func New(o Options) (pipeline.Middleware, error) {
 	}
 	admin = slices.Clip(admin)
 	return func(next http.Handler) http.Handler {
-		return &filter{o: o, next: next,
+		return &filter{o: o, next: next, headers: pipeline.ReadsIdentityHeaders(next),
 			roles:     [2][]string{plain, admin},
 			rolesJoin: [2]string{strings.Join(plain, ","), strings.Join(admin, ",")}}
 	}, nil
@@ -104,9 +108,15 @@ func New(o Options) (pipeline.Middleware, error) {
 type filter struct {
 	o         Options
 	next      http.Handler
+	headers   bool        // next may read identity headers: write them
 	roles     [2][]string // [0] for a caller, [1] for the admin
 	rolesJoin [2]string   // the X-Roles value of each
 }
+
+// ReadsIdentityHeaders reports false: the filter strips every identity
+// header that reaches it, so nothing after it reads one written before it
+// (see pipeline.ReadsIdentityHeaders).
+func (f *filter) ReadsIdentityHeaders() bool { return false }
 
 func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	identity.Strip(r)
@@ -127,13 +137,18 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if admin {
 		i = 1
 	}
-	identity.SetNew(r, &pipeline.Identity{
+	id := pipeline.Identity{
 		UserID: user, UserName: user,
 		ProjectID: project, ProjectName: project,
 		Roles:          f.roles[i],
 		IsAdminProject: admin,
 		AuthToken:      token,
-	}, f.rolesJoin[i])
+	}
+	if f.headers {
+		identity.SetNew(r, &id, f.rolesJoin[i])
+	} else {
+		identity.Record(r, &id, f.rolesJoin[i])
+	}
 	f.next.ServeHTTP(w, r)
 }
 

@@ -149,3 +149,59 @@ func TestFactory(t *testing.T) {
 		}
 	}
 }
+
+// quietApp takes the caller from the request state only and says so.
+type quietApp struct{ s *seen }
+
+func (a quietApp) ReadsIdentityHeaders() bool { return false }
+func (a quietApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.s.called, a.s.header, a.s.id = true, r.Header.Clone(), pipeline.RequestFrom(r).Identity
+}
+
+// TestNoauthWithoutHeaderReader: when the next handler reads no identity
+// header, noauth records the caller in the request state only; client-sent
+// identity headers are stripped all the same. Without a root in front the
+// headers are written, as there is no state to hold the caller.
+func TestNoauthWithoutHeaderReader(t *testing.T) {
+	mw, err := New(Options{AdminUser: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &seen{}
+	h := mw(quietApp{s})
+	if pipeline.ReadsIdentityHeaders(h) {
+		t.Error("noauth reports reading identity headers")
+	}
+	hdr := http.Header{"X-Auth-Token": {"alice:demo"}, "X-Roles": {"admin"}, "X-User-Id": {"evil"},
+		"X-Service-Roles": {"service"}, "Openstack-System-Scope": {"all"}, "Accept": {"*/*"}}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header = hdr
+	w := httptest.NewRecorder()
+	pipeline.Root(h).ServeHTTP(w, r)
+	if !s.called || w.Code != 200 {
+		t.Fatalf("app called %v, status %d", s.called, w.Code)
+	}
+	if diff := cmp.Diff(http.Header{"X-Auth-Token": {"alice:demo"}, "Accept": {"*/*"}}, s.header); diff != "" {
+		t.Errorf("headers reaching the app (-want +got):\n%s", diff)
+	}
+	want := &pipeline.Identity{UserID: "alice", UserName: "alice", ProjectID: "demo", ProjectName: "demo",
+		Roles: []string{}, AuthToken: "alice:demo"}
+	if diff := cmp.Diff(want, s.id); diff != "" {
+		t.Errorf("identity (-want +got):\n%s", diff)
+	}
+
+	// No root: the headers carry the caller.
+	var got http.Header
+	direct := mw(quietAppFunc(func(r *http.Request) { got = r.Header.Clone() }))
+	r = httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Auth-Token", "bob:p")
+	direct.ServeHTTP(httptest.NewRecorder(), r)
+	if got.Get("X-User-Id") != "bob" || got.Get("X-Project-Id") != "p" || got.Get("X-Identity-Status") != "Confirmed" {
+		t.Errorf("without a root: headers %v", got)
+	}
+}
+
+type quietAppFunc func(r *http.Request)
+
+func (f quietAppFunc) ReadsIdentityHeaders() bool                       { return false }
+func (f quietAppFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) { f(r) }
