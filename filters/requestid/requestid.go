@@ -8,11 +8,9 @@ package requestid
 
 import (
 	"context"
-	crand "crypto/rand"
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/vietstack/vietstack-api/pipeline"
 )
@@ -251,22 +249,13 @@ func ValidID(s string) bool {
 	return true
 }
 
-// pool holds ChaCha8 generators, each seeded from crypto/rand when it is
-// created, so an id costs no system call. ChaCha8 is a cryptographically
-// strong generator; a generator is used by one goroutine at a time.
-var pool = sync.Pool{New: func() any {
-	var seed [32]byte
-	crand.Read(seed[:]) // never fails since Go 1.24
-	return rand.NewChaCha8(seed)
-}}
-
 // NewID returns a fresh local request id, "req-" and a random (version 4)
 // UUID in canonical lower-case form. It costs one allocation (the string)
-// and no system call.
+// and no system call: the bits come from math/rand/v2's top-level
+// generator, the runtime's per-thread ChaCha8, seeded from the operating
+// system's entropy and never shared between threads.
 func NewID() string {
-	g := pool.Get().(*rand.ChaCha8)
-	hi, lo := g.Uint64(), g.Uint64()
-	pool.Put(g)
+	hi, lo := rand.Uint64(), rand.Uint64()
 	var u [16]byte
 	for i := range 8 {
 		u[i] = byte(hi >> (56 - 8*i))
