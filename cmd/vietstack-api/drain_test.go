@@ -145,7 +145,7 @@ func TestShutdownRefuseDuringDelay(t *testing.T) {
 			st.ShutdownDelay = time.Hour // ended by the second signal below
 			st.RefuseDuringDelay = refuse
 			defer func() { d.sw.Current().Close() }()
-			srv := newHTTPServer(closeWhenDraining(d.sw, d.drain), st, logger, &d.active)
+			srv := newHTTPServer(closeWhenDraining(d.sw, d.drain), st, logger, true)
 			serveErr := make(chan error, 1)
 			go func() { serveErr <- srv.Serve(lln) }()
 			addr := ln.Addr().String()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,11 +73,21 @@ type limitListener struct {
 	rejecters atomic.Int64
 	closed    atomic.Bool
 	wg        sync.WaitGroup // rejecting goroutines
+
+	// conns are the open tracked connections, for Active. A connection's
+	// active flag is written by its own server goroutine only (the server's
+	// ConnState hook, see newHTTPServer), so a request costs no shared
+	// counter; Active reads the flags when it is asked (at shutdown).
+	mu    sync.Mutex
+	conns map[activeFlagger]struct{}
 }
+
+// activeFlagger is a tracked connection.
+type activeFlagger interface{ activeFlag() *atomic.Bool }
 
 // newLimitListener returns ln limited to n open connections.
 func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, max: int64(n)}
+	return &limitListener{Listener: ln, max: int64(n), conns: map[activeFlagger]struct{}{}}
 }
 
 // Accept returns the next connection under the cap, answering and closing
@@ -162,10 +173,62 @@ func (l *limitListener) Close() error {
 // keeps its *net.TCPConn methods (ReadFrom for sendfile, CloseWrite) that
 // net/http looks for.
 func (l *limitListener) track(c net.Conn) net.Conn {
-	if tc, ok := c.(*net.TCPConn); ok {
-		return &trackedTCPConn{TCPConn: tc, l: l}
+	var t interface {
+		net.Conn
+		activeFlagger
 	}
-	return &trackedConn{Conn: c, l: l}
+	if tc, ok := c.(*net.TCPConn); ok {
+		t = &trackedTCPConn{TCPConn: tc, l: l}
+	} else {
+		t = &trackedConn{Conn: c, l: l}
+	}
+	l.mu.Lock()
+	l.conns[t] = struct{}{}
+	l.mu.Unlock()
+	return t
+}
+
+// forget removes a closed connection from conns.
+func (l *limitListener) forget(c activeFlagger) {
+	l.open.Add(-1)
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+}
+
+// Active returns the number of open connections with a request in
+// progress (as the server's ConnState hook last set their flags).
+func (l *limitListener) Active() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for c := range l.conns {
+		if c.activeFlag().Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// setActive records whether a request is in progress on c, a connection
+// the server got from a limitListener; other connections are ignored. It
+// is the server's ConnState hook (see newHTTPServer).
+func setActive(c net.Conn, s http.ConnState) {
+	var f *atomic.Bool
+	switch c := c.(type) {
+	case *trackedTCPConn:
+		f = &c.active
+	case *trackedConn:
+		f = &c.active
+	default:
+		return
+	}
+	switch s {
+	case http.StateActive:
+		f.Store(true)
+	case http.StateIdle, http.StateHijacked, http.StateClosed:
+		f.Store(false)
+	}
 }
 
 type trackedTCPConn struct {
@@ -179,7 +242,7 @@ func (c *trackedTCPConn) activeFlag() *atomic.Bool { return &c.active }
 
 func (c *trackedTCPConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
-		c.l.open.Add(-1)
+		c.l.forget(c)
 	}
 	return c.TCPConn.Close()
 }
@@ -195,7 +258,7 @@ func (c *trackedConn) activeFlag() *atomic.Bool { return &c.active }
 
 func (c *trackedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
-		c.l.open.Add(-1)
+		c.l.forget(c)
 	}
 	return c.Conn.Close()
 }

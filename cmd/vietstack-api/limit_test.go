@@ -109,3 +109,74 @@ func TestDefaultMaxConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestActiveRequests: a server with the ConnState hook marks each
+// connection busy while it serves a request; Active counts the busy ones
+// and forgets closed connections.
+func TestActiveRequests(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 10)
+	release := make(chan struct{})
+	started := make(chan struct{}, 3)
+	srv := &http.Server{ConnState: setActive, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			<-release
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	addr := inner.Addr().String()
+
+	get := func(path string) error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, c)
+		return err
+	}
+	if err := get("/fast"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { done <- get("/slow") }()
+	}
+	idle, err := net.Dial("tcp", addr) // open, no request
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	<-started
+	<-started
+	if n := ln.Active(); n != 2 {
+		t.Errorf("Active with 2 requests in progress = %d", n)
+	}
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ln.Active() != 0 || ln.Open() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the requests: Active %d, Open %d; want 0 and 1 (the idle connection)", ln.Active(), ln.Open())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ln.mu.Lock()
+	tracked := len(ln.conns)
+	ln.mu.Unlock()
+	if tracked != 1 {
+		t.Errorf("%d connections tracked, want 1", tracked)
+	}
+}

@@ -478,7 +478,7 @@ func TestServerSettings(t *testing.T) {
 			}
 		})
 	}
-	srv := newHTTPServer(http.NotFoundHandler(), def, logger, nil)
+	srv := newHTTPServer(http.NotFoundHandler(), def, logger, false)
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
 		t.Errorf("http.Server without limits: %+v", srv)
 	}

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,7 +44,6 @@ type daemon struct {
 	watch    *watcher       // --watch, or nil
 	addr     string         // the address served, for status lines
 	ln       *limitListener // the listener served, closed early by refuse_during_delay; nil in tests
-	active   atomic.Int64   // connections with a request in progress
 	mu       sync.Mutex     // serialises reloads; guards settings
 }
 
@@ -83,9 +81,10 @@ func closeWhenDraining(h http.Handler, drain *healthcheck.Drain) http.Handler {
 	})
 }
 
-// newHTTPServer returns the server for h with the limits of st. When
-// active is not nil it counts the connections with a request in progress.
-func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger, active *atomic.Int64) *http.Server {
+// newHTTPServer returns the server for h with the limits of st. With
+// track, it marks on each connection from a limitListener whether a
+// request is in progress (limitListener.Active counts them).
+func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger, track bool) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: st.ReadHeaderTimeout,
@@ -98,27 +97,19 @@ func newHTTPServer(h http.Handler, st *pipeline.ServerSettings, log *slog.Logger
 		// Paste's does) instead of net/http's built-in 200.
 		DisableGeneralOptionsHandler: true,
 	}
-	if active != nil {
-		// The connections come from a limitListener, whose wrappers
-		// carry the flag that makes the count exact.
-		srv.ConnState = func(c net.Conn, s http.ConnState) {
-			f, ok := c.(interface{ activeFlag() *atomic.Bool })
-			if !ok {
-				return
-			}
-			switch s {
-			case http.StateActive:
-				if !f.activeFlag().Swap(true) {
-					active.Add(1)
-				}
-			case http.StateIdle, http.StateHijacked, http.StateClosed:
-				if f.activeFlag().Swap(false) {
-					active.Add(-1)
-				}
-			}
-		}
+	if track {
+		srv.ConnState = setActive
 	}
 	return srv
+}
+
+// inFlight returns the number of connections with a request in progress
+// (0 without a tracked listener, in tests).
+func (d *daemon) inFlight() int64 {
+	if d.ln == nil {
+		return 0
+	}
+	return d.ln.Active()
 }
 
 // serve builds the pipeline, listens and serves until SIGTERM, SIGINT or
@@ -190,7 +181,7 @@ func serve(ctx context.Context, src *source, proc *process, stdout, stderr io.Wr
 			}
 		})
 	}
-	srv := newHTTPServer(closeWhenDraining(d.sw, d.drain), st, log, &d.active)
+	srv := newHTTPServer(closeWhenDraining(d.sw, d.drain), st, log, true)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lln) }()
 	d.addr = ln.Addr().String()
@@ -320,7 +311,7 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 			}
 		}
 	}
-	d.log.Info("shutting down", "reason", why, "grace", grace.String(), "in_flight", d.active.Load())
+	d.log.Info("shutting down", "reason", why, "grace", grace.String(), "in_flight", d.inFlight())
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	done := make(chan error, 1)
@@ -330,7 +321,7 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 		case err := <-done:
 			if err != nil {
 				d.log.Warn("grace period over; closing the remaining connections", "grace", grace.String(),
-					"requests_cut", d.active.Load())
+					"requests_cut", d.inFlight())
 				srv.Close()
 			}
 			if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) &&
@@ -344,7 +335,7 @@ func (d *daemon) shutdown(srv *http.Server, serveErr <-chan error, sigs <-chan o
 				continue
 			}
 			d.log.Warn("second signal; closing every connection now", "signal", s.String(),
-				"requests_cut", d.active.Load())
+				"requests_cut", d.inFlight())
 			srv.Close()
 		}
 	}
