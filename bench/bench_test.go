@@ -153,14 +153,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 func BenchmarkNovaLikePipeline(b *testing.B) {
 	gen := build(b, registry(), novaLikeIni, paste.Options{})
 	b.Cleanup(func() { gen.Close() })
-	w := &nopWriter{h: http.Header{}}
-	r := novaLikeRequest()
-	b.ReportAllocs()
-	start := cpuTime()
-	for b.Loop() {
-		serveOnce(b, gen.Handler, w, r)
-	}
-	reportCPU(b, start)
+	benchServe(b, gen.Handler)
 }
 
 // BenchmarkNovaLikePipelineHeaders is BenchmarkNovaLikePipeline with an
@@ -169,12 +162,18 @@ func BenchmarkNovaLikePipeline(b *testing.B) {
 func BenchmarkNovaLikePipelineHeaders(b *testing.B) {
 	gen := build(b, registry(), novaLikeIni, headerReaderOptions)
 	b.Cleanup(func() { gen.Close() })
+	benchServe(b, gen.Handler)
+}
+
+// benchServe serves the benchmark's request through h, one at a time,
+// reporting allocations and CPU time per request.
+func benchServe(b *testing.B, h http.Handler) {
 	w := &nopWriter{h: http.Header{}}
 	r := novaLikeRequest()
 	b.ReportAllocs()
 	start := cpuTime()
 	for b.Loop() {
-		serveOnce(b, gen.Handler, w, r)
+		serveOnce(b, h, w, r)
 	}
 	reportCPU(b, start)
 }
@@ -200,15 +199,7 @@ func BenchmarkNovaLikePipelineParallel(b *testing.B) {
 // BenchmarkBareHandler is the baseline of the two above: the bare
 // server's handler alone.
 func BenchmarkBareHandler(b *testing.B) {
-	h := http.HandlerFunc(bare)
-	w := &nopWriter{h: http.Header{}}
-	r := novaLikeRequest()
-	b.ReportAllocs()
-	start := cpuTime()
-	for b.Loop() {
-		serveOnce(b, h, w, r)
-	}
-	reportCPU(b, start)
+	benchServe(b, http.HandlerFunc(bare))
 }
 
 var (
