@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vietstack/vietstack-api/apps/echo"
+	"github.com/vietstack/vietstack-api/apps/text"
 	"github.com/vietstack/vietstack-api/filters/keystonecontext"
 	"github.com/vietstack/vietstack-api/filters/noauth"
 	"github.com/vietstack/vietstack-api/pipeline"
@@ -78,7 +79,7 @@ func TestCompose(t *testing.T) {
 
 // build loads ini (written to a temp file) and builds entry point name
 // with the composites, echo, noauth and keystonecontext registered.
-func build(t *testing.T, ini, name string, globals map[string]string) (http.Handler, error) {
+func build(t testing.TB, ini, name string, globals map[string]string) (http.Handler, error) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "api-paste.ini")
 	if err := os.WriteFile(p, []byte(ini), 0o644); err != nil {
@@ -91,6 +92,7 @@ func build(t *testing.T, ini, name string, globals map[string]string) (http.Hand
 	reg := pipeline.NewRegistry()
 	Register(reg)
 	echo.Register(reg)
+	text.Register(reg)
 	noauth.Register(reg)
 	keystonecontext.Register(reg)
 	gen, err := pipeline.Build(context.Background(), g, pipeline.BuildOptions{Registry: reg})

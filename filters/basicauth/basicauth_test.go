@@ -41,7 +41,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok")
 }
 
-func build(t *testing.T, local map[string]string) (http.Handler, *app) {
+func build(t testing.TB, local map[string]string) (http.Handler, *app) {
 	t.Helper()
 	mw, err := Factory(context.Background(), config(local))
 	if err != nil {
