@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/vietstack/vietstack-api/pipeline"
@@ -173,7 +174,12 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // comment. The text app uses it too.
 func ReadBody(w http.ResponseWriter, r *http.Request, max int64) (n int64, sum []byte, ok bool) {
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(r.Body, max+1))
+	if r.Body == nil || r.Body == http.NoBody {
+		return 0, h.Sum(nil), true
+	}
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(h, io.LimitReader(r.Body, max+1), *buf)
+	copyBufs.Put(buf)
 	if err != nil {
 		readError(w, r, err)
 		return n, nil, false
@@ -184,6 +190,13 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) (n int64, sum [
 	}
 	return n, h.Sum(nil), true
 }
+
+// copyBufs holds ReadBody's copy buffers, so that a request does not
+// allocate one (io.Copy would: a hash takes no ReaderFrom).
+var copyBufs = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 // DiscardBody reads r's body to its end, at most max bytes, and drops it;
 // it answers w and reports false exactly as ReadBody does. A request
