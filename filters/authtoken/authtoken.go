@@ -513,7 +513,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.headers || pipeline.RequestFrom(r) == nil {
 			setUser(r, user, ut)
 		} else {
-			identity.Record(r, user.identity(ut), "")
+			id := user.identity(ut)
+			identity.Record(r, &id, "")
 		}
 	} else {
 		identity.SetInvalid(r)
@@ -584,7 +585,8 @@ func firstValue(h http.Header, k string) string {
 // setUser sets the identity headers of a valid user token and records the
 // identity.
 func setUser(r *http.Request, t *tokenInfo, token string) {
-	identity.Set(r, t.identity(token))
+	id := t.identity(token)
+	identity.Set(r, &id)
 	h := r.Header
 	if t.DomainID != "" {
 		h[identity.DomainID] = []string{t.DomainID}
@@ -601,8 +603,8 @@ func setUser(r *http.Request, t *tokenInfo, token string) {
 }
 
 // identity returns the caller of the valid user token t (token itself).
-func (t *tokenInfo) identity(token string) *pipeline.Identity {
-	return &pipeline.Identity{
+func (t *tokenInfo) identity(token string) pipeline.Identity {
+	return pipeline.Identity{
 		UserID: t.UserID, UserName: t.UserName,
 		UserDomainID: t.UserDomainID, UserDomainName: t.UserDomainName,
 		ProjectID: t.ProjectID, ProjectName: t.ProjectName,
