@@ -18,8 +18,9 @@ import (
 // pipeline, the Go counterpart of a WSGI environ's extra keys. The root
 // handler of a generation attaches exactly one Request to each request (in
 // one allocation with its response writer and the request copy the
-// pipeline sees; the allocation is also the request's context), so filters never need their own context values, and filters
-// that add response headers need no writer wrapper (AddHeaderHook).
+// pipeline sees; the allocation is also the request's context), so
+// filters never need their own context values, and filters that add
+// response headers need no writer wrapper (AddHeaderHook).
 //
 // A Request belongs to one request and must only be used by the goroutine
 // serving it (or goroutines it waits for).
@@ -310,8 +311,8 @@ func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // state bundles the Request, its writer, the context the root gives the
 // request and the request copy carrying that context in one allocation:
-// it is a context.Context whose Value
-// answers RequestFrom's key and asks the server's context for any other.
+// it is a context.Context whose Value answers RequestFrom's key and asks
+// the server's context for any other.
 type state struct {
 	context.Context // the server's request context
 	req             Request
