@@ -488,9 +488,12 @@ func TestAppendJSONFastPath(t *testing.T) {
 // TestChunksInOrder: a busy sink hands full chunks to the flusher and goes
 // on in a free one; every line comes out once, in order, in writes of at
 // most one chunk, and appending allocates nothing once the chunks exist.
+// The ~1.1 MB of lines fit in fewer than maxChunks chunks of 32 KiB, so
+// none may be dropped however late the flusher runs.
 func TestChunksInOrder(t *testing.T) {
 	out := &lockedBuffer{}
-	s := NewSink(out, nil, 4<<10, time.Hour, nil)
+	const limit = 32 << 10
+	s := NewSink(out, nil, limit, time.Hour, nil)
 	var want strings.Builder
 	for i := 0; i < 20000; i++ {
 		line := fmt.Sprintf("line %06d %s\n", i, strings.Repeat("x", i%90))
@@ -501,7 +504,7 @@ func TestChunksInOrder(t *testing.T) {
 	if got := out.String(); got != want.String() {
 		t.Fatalf("lines lost, repeated or out of order: got %d bytes, want %d", len(got), want.Len())
 	}
-	if w := out.MaxWrite(); w > 4<<10+lineSlack {
+	if w := out.MaxWrite(); w > limit+lineSlack {
 		t.Errorf("a write of %d bytes, more than a chunk", w)
 	}
 
@@ -514,4 +517,15 @@ func TestChunksInOrder(t *testing.T) {
 	if n := testing.AllocsPerRun(5000, func() { d.Append(line) }); n > 0.01 {
 		t.Errorf("Append allocates %.2f times per line", n)
 	}
+}
+
+// buffered returns the bytes held in chunks that are not written yet.
+func (s *Sink) buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.cur)
+	for _, b := range s.full {
+		n += len(b)
+	}
+	return n
 }

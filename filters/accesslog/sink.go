@@ -3,6 +3,7 @@ package accesslog
 import (
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -13,12 +14,11 @@ import (
 // soon as one holds limit bytes. Chunks are fixed-size and reused, so a
 // busy sink neither grows nor copies its buffer: a full chunk is queued for
 // the flusher and lines go on into a free one. At most maxChunks chunks
-// (64 × limit bytes) are buffered: should they all be full before the
-// flusher runs, the request that finds them full writes them out itself
-// (one write per chunk, once per 64 × limit bytes); should the flusher be
-// blocked in a write to a slow destination, lines are dropped instead,
-// counted, and the count is reported through the logger: memory stays
-// bounded and requests never wait on a stuck disk.
+// (64 × limit bytes) are buffered: should they all be full, the request
+// that finds them full wakes the flusher and yields once, and if no chunk
+// is free by then its line is dropped, counted, and the count reported
+// through the logger. Only the flusher writes to the destination, so
+// memory stays bounded and requests never wait on a slow or stuck disk.
 //
 // A Sink is safe for concurrent use. Close stops the goroutine, writes
 // what is left and closes the destination; lines appended after Close are
@@ -33,7 +33,6 @@ type Sink struct {
 	dropped uint64
 	closed  bool
 
-	flushMu sync.Mutex
 	w       io.Writer
 	closer  io.Closer
 	logger  *slog.Logger
@@ -92,14 +91,13 @@ func (s *Sink) lock() []byte {
 	if s.cur == nil && !s.closed {
 		s.nextChunkLocked()
 		if s.cur == nil {
-			// Every chunk is full. If the flusher is merely not
-			// scheduled yet (and not blocked in a write), write out
-			// here; if it is busy writing, drop rather than wait.
+			// Every chunk is full: wake the flusher and let it run once
+			// (it may merely not have been scheduled yet); drop the line
+			// if that freed nothing. Never write here: the destination
+			// may be stuck.
 			s.mu.Unlock()
-			if s.flushMu.TryLock() {
-				s.flushLocked(false)
-				s.flushMu.Unlock()
-			}
+			s.wake()
+			runtime.Gosched()
 			s.mu.Lock()
 			if s.cur == nil && !s.closed {
 				s.nextChunkLocked()
@@ -112,6 +110,14 @@ func (s *Sink) lock() []byte {
 		return nil
 	}
 	return s.cur
+}
+
+// wake asks the flusher to write the full chunks, without waiting.
+func (s *Sink) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // nextChunkLocked makes a free or new chunk current, when the bound
@@ -137,10 +143,7 @@ func (s *Sink) unlock(b []byte) {
 	}
 	s.mu.Unlock()
 	if full {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.wake()
 	}
 }
 
@@ -169,16 +172,10 @@ func (s *Sink) run(interval time.Duration) {
 }
 
 // flush writes the queued chunks out, and the current one too when all is
-// set (the interval passed, or the sink is closing).
+// set (the interval passed, or the sink is closing). Only the flusher
+// goroutine calls it, and Close once that goroutine has stopped, so the
+// destination and the error state have one writer at a time.
 func (s *Sink) flush(all bool) {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	s.flushLocked(all)
-}
-
-// flushLocked is flush with flushMu held; flushMu guards the destination
-// and the error state.
-func (s *Sink) flushLocked(all bool) {
 	s.mu.Lock()
 	out := s.full
 	s.full = nil
@@ -196,7 +193,7 @@ func (s *Sink) flushLocked(all bool) {
 		}
 	}
 	if dropped > 0 {
-		s.logger.Warn("access log: lines dropped while the destination was slow or closed", "dropped", dropped)
+		s.logger.Warn("access log: lines dropped: every buffer was full (a slow destination) or the log was closed", "dropped", dropped)
 	}
 	if len(out) == 0 {
 		return
@@ -215,17 +212,6 @@ func (s *Sink) flushLocked(all bool) {
 		}
 	}
 	s.mu.Unlock()
-}
-
-// buffered returns the bytes held in chunks that are not written yet.
-func (s *Sink) buffered() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := len(s.cur)
-	for _, b := range s.full {
-		n += len(b)
-	}
-	return n
 }
 
 // report logs a write error, at most once a minute for the same error.
