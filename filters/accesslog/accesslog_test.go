@@ -514,7 +514,9 @@ func TestChunksInOrder(t *testing.T) {
 	for i := 0; i < 10000; i++ {
 		d.Append(line)
 	}
-	if n := testing.AllocsPerRun(5000, func() { d.Append(line) }); n > 0.01 {
+	// A line never allocates; a new chunk may, when the flusher lags on a
+	// loaded machine (one per 40 lines of 100 bytes at most).
+	if n := testing.AllocsPerRun(5000, func() { d.Append(line) }); n > 0.03 {
 		t.Errorf("Append allocates %.2f times per line", n)
 	}
 }
